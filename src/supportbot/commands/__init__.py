@@ -1,0 +1,1 @@
+"""Subcommands of the `supportbot` CLI; each module has `register(subparsers)`."""

@@ -1,0 +1,288 @@
+"""Fusion of retrieval signals into one ranking and one calibrated confidence.
+
+Every signal's raw score is first put on a common scale fitted on the knowledge base itself:
+0 is what the best *wrong* article typically scores, 1 what the right article typically
+scores. The fused score is a weighted mean on that scale, with weights chosen per language
+by coordinate ascent on held-out queries (the articles' own `questions`, each left out of the
+index in turn). A signal that is weak in a language (an English model on Russian text) gets a
+small weight there instead of dragging the strong ones down.
+
+Confidence is a logistic model over (top fused score, margin to the runner-up), fitted on
+the same held-out queries plus "leave-article-out" queries whose right article is removed:
+those behave like messages no article answers. The result is a probability that the top
+article is the right one, with the same meaning on any knowledge base.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Matrix = npt.NDArray[np.float64]
+
+# Priors used when a knowledge base has too few questions to fit anything.
+DEFAULT_SCALES: dict[str, tuple[float, float]] = {
+    "minilm": (0.35, 0.75),
+    "st": (0.35, 0.75),
+    "use": (0.35, 0.75),
+    "bm25": (0.10, 0.55),
+    "char": (0.15, 0.55),
+    "fuzzy": (0.45, 0.85),
+    "hashing": (0.20, 0.70),
+}
+DEFAULT_CALIBRATION = (5.0, 4.0, -3.0)
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+MIN_SPREAD = 0.02
+ANY_LANG = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class FusionModel:
+    """Fitted fusion parameters for one knowledge base."""
+
+    signals: tuple[str, ...]
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    weights: Mapping[str, tuple[float, ...]]
+    calibration: tuple[float, float, float] = DEFAULT_CALIBRATION
+    fitted_on: int = 0
+    report: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def default(cls, signals: Sequence[str]) -> FusionModel:
+        """Priors: equal weights, typical scales, a generic calibration."""
+        scales = [DEFAULT_SCALES.get(name, (0.3, 0.7)) for name in signals]
+        return cls(
+            signals=tuple(signals),
+            lo=tuple(s[0] for s in scales),
+            hi=tuple(s[1] for s in scales),
+            weights={ANY_LANG: tuple(1.0 for _ in signals)},
+        )
+
+    def weights_for(self, lang: str) -> npt.NDArray[np.float64]:
+        """The weight vector for a language (falls back to the all-language fit)."""
+        return np.asarray(self.weights.get(lang, self.weights[ANY_LANG]), dtype=np.float64)
+
+    def normalise(self, raw: Matrix) -> Matrix:
+        """Put raw scores (signals x ...) on the fitted 0 = wrong / 1 = right scale."""
+        lo = np.asarray(self.lo, dtype=np.float64).reshape((-1,) + (1,) * (raw.ndim - 1))
+        hi = np.asarray(self.hi, dtype=np.float64).reshape((-1,) + (1,) * (raw.ndim - 1))
+        return (raw - lo) / (hi - lo)
+
+    def fuse(self, raw: Matrix, lang: str) -> Matrix:
+        """Fused score of raw signal scores (signals x ...) for a message in `lang`."""
+        return combine(self.normalise(raw), self.weights_for(lang))
+
+    def confidence(self, top: Matrix | float, margin: Matrix | float) -> Matrix:
+        """Probability that the top article is right, from its fused score and margin."""
+        a, b, c = self.calibration
+        return _sigmoid(a * np.asarray(top) + b * np.asarray(margin) + c)
+
+
+def combine(normalised: Matrix, weights: npt.NDArray[np.float64]) -> Matrix:
+    """Weighted mean over the first axis; signals are clipped so one outlier cannot dominate."""
+    total = float(weights.sum()) or 1.0
+    clipped = np.clip(normalised, -1.0, 2.0)
+    return np.tensordot(weights, clipped, axes=(0, 0)) / total
+
+
+def _sigmoid(x: Matrix) -> Matrix:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+def top_and_margin(fused: Matrix) -> tuple[Matrix, Matrix, npt.NDArray[np.int64]]:
+    """Per row: the best score, its margin over the runner-up, and the best column."""
+    best = np.argmax(fused, axis=1)
+    rows = np.arange(fused.shape[0])
+    top = fused[rows, best]
+    if fused.shape[1] < 2:
+        return top, top.copy(), best
+    second = np.partition(fused, -2, axis=1)[:, -2]
+    return top, top - second, best
+
+
+def auroc(positives: Matrix, negatives: Matrix) -> float:
+    """Area under the ROC curve: the chance a positive scores above a negative."""
+    if len(positives) == 0 or len(negatives) == 0:
+        return float("nan")
+    scores = np.concatenate([positives, negatives])
+    order = scores.argsort(kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    # average ranks over ties
+    sorted_scores = scores[order]
+    unique, start, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    for s, n in zip(start[counts > 1], counts[counts > 1], strict=True):
+        ranks[order[s : s + n]] = ranks[order[s : s + n]].mean()
+    del unique
+    n_pos = len(positives)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negatives)))
+
+
+def _reciprocal_ranks(fused: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
+    gold_scores = fused[np.arange(len(gold)), gold]
+    better = (fused > gold_scores[:, None]).sum(axis=1)
+    return 1.0 / (1.0 + better)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """Raw signal scores of held-out queries against every article.
+
+    `inscope` has shape (signals, queries, articles) with the query's own chunk left out;
+    `gold` the right article per query; `lang` the query language; `allowed` masks the
+    articles each query may match (same language when the base has it).
+    """
+
+    inscope: Matrix
+    gold: npt.NDArray[np.int64]
+    lang: Sequence[str]
+    allowed: npt.NDArray[np.bool_]
+
+
+def _fit_scales(held: HeldOut, signals: Sequence[str]) -> tuple[list[float], list[float]]:
+    lo: list[float] = []
+    hi: list[float] = []
+    rows = np.arange(len(held.gold))
+    for i, name in enumerate(signals):
+        scores = np.where(held.allowed, held.inscope[i], -np.inf)
+        positive = scores[rows, held.gold]
+        wrong = scores.copy()
+        wrong[rows, held.gold] = -np.inf
+        best_wrong = wrong.max(axis=1)
+        finite = np.isfinite(best_wrong) & np.isfinite(positive)
+        if finite.sum() < 5:
+            default = DEFAULT_SCALES.get(name, (0.3, 0.7))
+            lo.append(default[0])
+            hi.append(default[1])
+            continue
+        low = float(np.median(best_wrong[finite]))
+        high = float(np.median(positive[finite]))
+        lo.append(low)
+        hi.append(max(high, low + MIN_SPREAD))
+    return lo, hi
+
+
+def _objective(
+    normalised: Matrix,
+    negatives: Matrix,
+    gold: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+) -> float:
+    if weights.sum() <= 0:
+        return -1.0
+    fused = combine(normalised, weights)
+    rr = _reciprocal_ranks(fused, gold)
+    top, _, _ = top_and_margin(fused)
+    neg_top, _, _ = top_and_margin(combine(negatives, weights))
+    separation = auroc(top, neg_top)
+    # Recall@1 and MRR rank the articles; the AUROC term keeps the fused score useful as
+    # evidence that *any* article fits. A faint pull towards equal weights breaks ties.
+    prior = -0.002 * float(np.abs(weights / weights.max() - 1.0).sum())
+    return float((rr == 1.0).mean() + rr.mean() + 0.5 * separation) + prior
+
+
+def _fit_weights(normalised: Matrix, negatives: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
+    n_signals = normalised.shape[0]
+    weights = np.ones(n_signals, dtype=np.float64)
+    best = _objective(normalised, negatives, gold, weights)
+    for _ in range(3):
+        improved = False
+        for i in range(n_signals):
+            for value in WEIGHT_GRID:
+                if value == weights[i]:
+                    continue
+                trial = weights.copy()
+                trial[i] = value
+                score = _objective(normalised, negatives, gold, trial)
+                if score > best + 1e-9:
+                    best, weights, improved = score, trial, True
+        if not improved:
+            break
+    return weights
+
+
+def _fit_logistic(
+    features: Matrix, labels: Matrix, sample_weight: Matrix, l2: float = 1e-2
+) -> tuple[float, float, float]:
+    """Weighted logistic regression by Newton's method (three features incl. bias)."""
+    x = np.column_stack([features, np.ones(len(features))])
+    w = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = _sigmoid(x @ w)
+        gradient = x.T @ (sample_weight * (p - labels)) + l2 * np.r_[w[:-1], 0.0]
+        hessian = (x.T * (sample_weight * p * (1 - p))) @ x + l2 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), float(w[1]), float(w[2])
+
+
+def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = True) -> FusionModel:
+    """Fit scales, per-language weights and the confidence calibration on held-out queries."""
+    n_queries = len(held.gold)
+    if n_queries < 10:
+        logger.info("Only %d held-out questions: using default fusion parameters", n_queries)
+        return FusionModel.default(signals)
+    lo, hi = _fit_scales(held, signals)
+    model = FusionModel(signals=tuple(signals), lo=tuple(lo), hi=tuple(hi), weights={})
+    masked = np.where(held.allowed[None], held.inscope, -np.inf)
+    normalised = np.where(np.isfinite(masked), model.normalise(masked), -10.0)
+    rows = np.arange(n_queries)
+    # Leave-article-out: the right article disappears, so the best remaining one is wrong.
+    negatives = normalised.copy()
+    negatives[:, rows, held.gold] = -10.0
+
+    langs = np.asarray(held.lang)
+    weights: dict[str, tuple[float, ...]] = {}
+    groups: list[tuple[str, npt.NDArray[np.bool_]]] = [(ANY_LANG, np.ones(n_queries, bool))]
+    groups += [(lang, langs == lang) for lang in sorted(set(held.lang))]
+    for key, mask in groups:
+        if key != ANY_LANG and mask.sum() < 40:
+            continue
+        if fit_weights:
+            fitted = _fit_weights(normalised[:, mask], negatives[:, mask], held.gold[mask])
+        else:
+            fitted = np.ones(len(signals))
+        weights[key] = tuple(float(v) for v in fitted)
+
+    # Calibration: in-scope tops labelled by correctness, leave-article-out tops as wrong.
+    features: list[Matrix] = []
+    labels: list[Matrix] = []
+    sample_weight: list[Matrix] = []
+    for i in range(n_queries):
+        w = np.asarray(weights.get(str(langs[i]), weights[ANY_LANG]))
+        for matrix, inscope in ((normalised, True), (negatives, False)):
+            fused = combine(matrix[:, i : i + 1], w)
+            top, margin, best = top_and_margin(fused)
+            features.append(np.array([top[0], margin[0]]))
+            labels.append(np.array(float(inscope and best[0] == held.gold[i])))
+            sample_weight.append(np.array(1.0))
+    x = np.vstack(features)
+    y = np.asarray(labels, dtype=np.float64)
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    calibration = _fit_logistic(x, y, sw)
+    if calibration[0] <= 0:
+        calibration = DEFAULT_CALIBRATION
+    fitted = FusionModel(
+        signals=tuple(signals),
+        lo=tuple(lo),
+        hi=tuple(hi),
+        weights=weights,
+        calibration=calibration,
+        fitted_on=n_queries,
+    )
+    logger.info(
+        "Fusion fitted on %d held-out questions: weights %s, calibration %s",
+        n_queries,
+        {k: dict(zip(signals, v, strict=True)) for k, v in weights.items()},
+        tuple(round(c, 2) for c in calibration),
+    )
+    return fitted

@@ -1,0 +1,136 @@
+"""Lexical signals: BM25 over stemmed words, character n-gram TF-IDF, fuzzy title matching."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import Stemmer
+from rapidfuzz import fuzz, process, utils
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from supportbot.domain.text import normalize
+
+Scores = npt.NDArray[np.float32]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+
+_STOPWORDS = frozenset(
+    """
+    a an the and or but if of to in on at by for with from is are was were be been am do does
+    did i me my we our you your he she it its they them this that these those can could would
+    should will how what why when where which who please hi hello there just so not no yes
+    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее
+    мне было вот от меня еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть
+    был него до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть
+    надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда
+    кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас
+    были куда зачем всех никогда можно при наконец два об другой хоть после над больше тот
+    через эти нас про всего них какая много разве три эту моя впрочем хорошо свою этой перед
+    иногда лучше чуть том нельзя такой им более всегда конечно всю между привет здравствуйте
+    пожалуйста подскажите помогите
+    """.split()
+)
+
+
+class Tokenizer:
+    """Words lower-cased, ё folded, stop words dropped, stemmed by their script's language."""
+
+    def __init__(self) -> None:
+        self._ru = Stemmer.Stemmer("russian")
+        self._en = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _WORD.findall(normalize(text)) if w not in _STOPWORDS]
+        return [
+            self._ru.stemWord(w) if _CYRILLIC.search(w) else self._en.stemWord(w) for w in words
+        ]
+
+
+class Bm25Scorer:
+    """BM25 over chunks; scores are divided by the query's best possible score.
+
+    Raw BM25 grows with query length and term rarity; dividing by the sum of the query's
+    term IDFs (unknown terms count as the rarest) makes 1.0 mean "every word of the
+    message found", comparable across messages and knowledge bases.
+    """
+
+    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer) -> None:
+        self._tokenize = tokenizer
+        corpus = [tokenizer(t) or ["\u0000"] for t in texts]
+        self._model = bm25s.BM25(method="lucene")
+        self._model.index(corpus, show_progress=False)
+        self._n = len(corpus)
+        df: dict[str, int] = {}
+        for tokens in corpus:
+            for token in set(tokens):
+                df[token] = df.get(token, 0) + 1
+        self._idf = {t: float(np.log(1 + (self._n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        self._max_idf = float(np.log(1 + (self._n + 0.5) / 0.5))
+        self._vocab = self._model.vocab_dict if hasattr(self._model, "vocab_dict") else {}
+
+    def scores(self, query: str) -> Scores:
+        """Normalised BM25 score of every chunk for the query."""
+        tokens = list(dict.fromkeys(self._tokenize(query)))
+        if not tokens:
+            return np.zeros(self._n, dtype=np.float32)
+        known = [t for t in tokens if t in self._idf]
+        bound = sum(self._idf.get(t, self._max_idf) for t in tokens)
+        if not known or bound <= 0:
+            return np.zeros(self._n, dtype=np.float32)
+        raw = np.asarray(self._model.get_scores(known), dtype=np.float32)
+        return np.clip(raw / bound, 0.0, 1.5).astype(np.float32)
+
+
+class CharNgramScorer:
+    """Cosine of character 2-5-gram TF-IDF vectors: robust to typos and word endings."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._vectorizer = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            sublinear_tf=True,
+            preprocessor=normalize,
+            dtype=np.float32,
+            min_df=1,
+        )
+        self._matrix = self._vectorizer.fit_transform(list(texts) or [""]).T.tocsr()
+        self._n = len(texts)
+
+    def scores(self, query: str) -> Scores:
+        """Cosine similarity of the query with every chunk."""
+        vector = self._vectorizer.transform([query])
+        result = (vector @ self._matrix).toarray().ravel()
+        return np.asarray(result[: self._n], dtype=np.float32)
+
+
+class FuzzyScorer:
+    """Typo-tolerant match of the whole message against titles and questions (rapidfuzz)."""
+
+    def __init__(self, texts: Sequence[str], rows: Sequence[int], n_chunks: int) -> None:
+        self._choices = list(texts)
+        self._rows = np.asarray(rows, dtype=np.int64)
+        self._n = n_chunks
+
+    def scores(self, query: str) -> Scores:
+        """Best of token-set and partial ratio per title/question chunk, as 0..1."""
+        out = np.zeros(self._n, dtype=np.float32)
+        if not self._choices:
+            return out
+        if not utils.default_process(query):
+            return out
+        matrix = process.cdist(
+            [query],
+            self._choices,
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            score_cutoff=50,
+            dtype=np.float32,
+            workers=1,
+        )
+        out[self._rows] = matrix[0] / 100.0
+        return out

@@ -1,0 +1,484 @@
+"""The hybrid suggester: dense + lexical signals, fused, calibrated, decided; hot-swappable."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from supportbot.domain.models import (
+    Article,
+    CannedReply,
+    Chunk,
+    ChunkKind,
+    Decision,
+    DecisionKind,
+    Lang,
+    Suggestion,
+)
+from supportbot.domain.ports import Embedder, EmbeddingCache
+from supportbot.domain.text import detect_lang, detranslit, has_latin_only
+from supportbot.retrieval.chunking import article_chunks
+from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
+from supportbot.retrieval.index import FaissVectorIndex, VectorIndex
+from supportbot.retrieval.lexical import Bm25Scorer, CharNgramScorer, FuzzyScorer, Tokenizer
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.float64]
+
+MAX_HELD_OUT = 1500
+# A suggestion list keeps articles whose fused score is within this distance of the best
+# (on the fitted scale where 1.0 separates a typical right article from the best wrong one).
+SUGGEST_SPREAD = 0.45
+# Another language's article must beat a same-language one by this much to rank above it.
+LANG_PENALTY = 0.5
+BEST_WEIGHT = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class SuggesterParams:
+    """The decision knobs (from config; A/B experiments override them per call)."""
+
+    answer_threshold: float = 0.70
+    suggest_threshold: float = 0.30
+    max_suggestions: int = 3
+    top_k: int = 40
+    lexical: bool = True
+    fuzzy: bool = True
+    fit_weights: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Dense:
+    name: str
+    embedder: Embedder
+    vectors: Vectors
+    index: VectorIndex
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything one query needs, built off to the side and swapped in whole."""
+
+    articles: list[Article]
+    chunks: list[Chunk]
+    chunk_article: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    dense: list[_Dense]
+    bm25: Bm25Scorer | None
+    char: CharNgramScorer | None
+    fuzzy: FuzzyScorer | None
+    model: FusionModel
+    canned: tuple[CannedReply, ...] = ()
+    article_index: dict[str, int] = field(default_factory=dict)
+    article_lang: list[str] = field(default_factory=list)
+    langs: frozenset[str] = frozenset()
+
+    @property
+    def signals(self) -> list[str]:
+        """Signal names in the order of the fusion model."""
+        names = [d.name for d in self.dense]
+        if self.bm25 is not None:
+            names.append("bm25")
+        if self.char is not None:
+            names.append("char")
+        if self.fuzzy is not None:
+            names.append("fuzzy")
+        return names
+
+
+def _content_hash(prefix: str, text: str) -> str:
+    return hashlib.sha256(f"{prefix}\u0000{text}".encode()).hexdigest()
+
+
+def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
+    names: list[str] = []
+    for embedder in embedders:
+        base = str(getattr(embedder, "name", "dense"))
+        name = base
+        n = 2
+        while name in names:
+            name = f"{base}{n}"
+            n += 1
+        names.append(name)
+    return names
+
+
+class HybridSuggester:
+    """Implements the `Suggester` port over a swappable `Snapshot`.
+
+    Build with `await HybridSuggester.create(...)`; call `await reload(...)` with a new set of
+    articles to rebuild in the background and swap atomically.
+    """
+
+    def __init__(
+        self,
+        embedders: Sequence[Embedder],
+        cache: EmbeddingCache,
+        params: SuggesterParams,
+    ) -> None:
+        self._embedders = list(embedders)
+        self._names = _signal_names(self._embedders)
+        self._cache = cache
+        self.params = params
+        self._tokenizer = Tokenizer()
+        self._snapshot: Snapshot | None = None
+        self._reload_lock = asyncio.Lock()
+        self.embedded_texts = 0  # how many passages were embedded (not served from cache)
+
+    @classmethod
+    async def create(
+        cls,
+        articles: Sequence[Article],
+        embedders: Sequence[Embedder],
+        cache: EmbeddingCache,
+        params: SuggesterParams | None = None,
+        canned: Sequence[CannedReply] = (),
+    ) -> HybridSuggester:
+        """Build the first snapshot and return a ready suggester."""
+        suggester = cls(embedders, cache, params or SuggesterParams())
+        await suggester.reload(articles, canned)
+        return suggester
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot queries are served from right now."""
+        if self._snapshot is None:
+            raise RuntimeError("HybridSuggester used before its first load")
+        return self._snapshot
+
+    # --- building -------------------------------------------------------------------------
+
+    async def reload(
+        self, articles: Sequence[Article], canned: Sequence[CannedReply] = ()
+    ) -> Snapshot:
+        """Rebuild from these articles, re-embedding only changed text, then swap."""
+        async with self._reload_lock:
+            ordered = sorted(articles, key=lambda a: a.id)
+            chunks = [c for article in ordered for c in article_chunks(article)]
+            vectors = [await self._embed_passages(e, chunks) for e in self._embedders]
+            snapshot = await asyncio.to_thread(self._build, ordered, chunks, vectors, canned)
+            self._snapshot = snapshot
+            return snapshot
+
+    async def _embed_passages(self, embedder: Embedder, chunks: Sequence[Chunk]) -> Vectors:
+        hashes = [_content_hash(embedder.key, c.text) for c in chunks]
+        cached = await self._cache.get_many(embedder.key, hashes)
+        missing = sorted({h: c.text for h, c in zip(hashes, chunks, strict=True)
+                          if h not in cached}.items())
+        if missing:
+            texts = [text for _, text in missing]
+            fresh = await asyncio.to_thread(embedder.embed, texts, query=False)
+            self.embedded_texts += len(texts)
+            items = [(h, np.asarray(v, dtype=np.float32).tobytes())
+                     for (h, _), v in zip(missing, fresh, strict=True)]
+            await self._cache.put_many(embedder.key, items)
+            cached.update(items)
+        if not chunks:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.vstack([np.frombuffer(cached[h], dtype=np.float32) for h in hashes])
+
+    def _build(
+        self,
+        articles: list[Article],
+        chunks: list[Chunk],
+        vectors: list[Vectors],
+        canned: Sequence[CannedReply],
+    ) -> Snapshot:
+        started = time.perf_counter()
+        index_of = {a.id: i for i, a in enumerate(articles)}
+        chunk_article = np.asarray([index_of[c.article_id] for c in chunks], dtype=np.int64)
+        starts = np.searchsorted(chunk_article, np.arange(len(articles))).astype(np.int64)
+        dense = [
+            _Dense(name, embedder, matrix, FaissVectorIndex(matrix))
+            for name, embedder, matrix in zip(self._names, self._embedders, vectors, strict=True)
+        ]
+        texts = [c.text for c in chunks]
+        bm25 = Bm25Scorer(texts, self._tokenizer) if self.params.lexical and chunks else None
+        char = CharNgramScorer(texts) if self.params.lexical and chunks else None
+        fuzzy = None
+        if self.params.fuzzy and chunks:
+            rows = [i for i, c in enumerate(chunks) if c.kind is not ChunkKind.BODY]
+            fuzzy = FuzzyScorer([chunks[i].text for i in rows], rows, len(chunks))
+        snapshot = Snapshot(
+            articles=articles,
+            chunks=chunks,
+            chunk_article=chunk_article,
+            starts=starts,
+            dense=dense,
+            bm25=bm25,
+            char=char,
+            fuzzy=fuzzy,
+            model=FusionModel.default([]),
+            canned=tuple(canned),
+            article_index=index_of,
+            article_lang=[a.lang.value for a in articles],
+            langs=frozenset(a.lang.value for a in articles),
+        )
+        snapshot.model = FusionModel.default(snapshot.signals)
+        if articles:
+            held = self._held_out(snapshot)
+            snapshot.model = fit_fusion(held, snapshot.signals, fit_weights=self.params.fit_weights)
+        logger.info(
+            "Index built: %d articles, %d chunks, signals %s, in %.2fs",
+            len(articles),
+            len(chunks),
+            ",".join(snapshot.signals),
+            time.perf_counter() - started,
+        )
+        return snapshot
+
+    # --- scoring ---------------------------------------------------------------------------
+
+    def _chunk_scores(
+        self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]
+    ) -> Matrix:
+        """Raw score of every chunk for every signal: shape (signals, chunks)."""
+        rows: list[npt.NDArray[np.float32]] = [d.vectors @ q for d, q in
+                                               zip(snap.dense, query_vectors, strict=True)]
+        variants = [text]
+        if has_latin_only(text) and "ru" in snap.langs:
+            variants.append(detranslit(text))
+        for scorer in (snap.bm25, snap.char, snap.fuzzy):
+            if scorer is not None:
+                rows.append(np.max([scorer.scores(v) for v in variants], axis=0))
+        return np.vstack(rows).astype(np.float64) if rows else np.zeros((0, len(snap.chunks)))
+
+    def _per_article(self, snap: Snapshot, chunk_scores: Matrix) -> Matrix:
+        """Pool chunk scores per article: shape (signals, articles).
+
+        0.6 x the best chunk + 0.4 x the second best: an article matching a message in two
+        places is a better bet than one matching in one, without the bias towards long
+        articles that a sum or a log-sum-exp would add.
+        """
+        best = np.maximum.reduceat(chunk_scores, snap.starts, axis=-1)
+        rest = np.where(chunk_scores >= best[..., snap.chunk_article], -np.inf, chunk_scores)
+        second = np.maximum.reduceat(rest, snap.starts, axis=-1)
+        second = np.where(np.isfinite(second), second, best)
+        return BEST_WEIGHT * best + (1 - BEST_WEIGHT) * second
+
+    def _held_out(self, snap: Snapshot) -> HeldOut:
+        """Raw scores of the articles' own questions (or titles) with that chunk left out."""
+        candidates = [i for i, c in enumerate(snap.chunks) if c.kind is ChunkKind.QUESTION]
+        per_article_questions = np.bincount(
+            snap.chunk_article[candidates], minlength=len(snap.articles)
+        ) if candidates else np.zeros(len(snap.articles), dtype=np.int64)
+        if len(candidates) < 20:
+            # Few questions: titles stand in as queries (their body still identifies them).
+            candidates += [i for i, c in enumerate(snap.chunks) if c.kind is ChunkKind.TITLE]
+        # An article whose only searchable text is the held-out chunk cannot be found by it.
+        sizes = np.diff(np.append(snap.starts, len(snap.chunks)))
+        candidates = [i for i in candidates if sizes[snap.chunk_article[i]] > 1]
+        del per_article_questions
+        rng = np.random.default_rng(13)
+        if len(candidates) > MAX_HELD_OUT:
+            candidates = sorted(rng.choice(candidates, MAX_HELD_OUT, replace=False).tolist())
+        n_signals = len(snap.signals)
+        inscope = np.zeros((n_signals, len(candidates), len(snap.articles)))
+        if not candidates:
+            return HeldOut(inscope, np.zeros(0, np.int64), [], np.ones((0, 0), bool))
+        texts = [snap.chunks[i].text for i in candidates]
+        query_vectors = [
+            np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32) for d in snap.dense
+        ]
+        for q, chunk_row in enumerate(candidates):
+            scores = self._chunk_scores(snap, texts[q], [v[q] for v in query_vectors])
+            scores[:, chunk_row] = -np.inf
+            inscope[:, q, :] = self._per_article(snap, scores)
+        inscope = np.where(np.isfinite(inscope), inscope, -1.0)
+        gold = snap.chunk_article[candidates]
+        langs = [snap.chunks[i].lang.value for i in candidates]
+        article_lang = np.asarray(snap.article_lang)
+        allowed = np.asarray([article_lang == lang for lang in langs])
+        return HeldOut(inscope=inscope, gold=gold, lang=langs, allowed=allowed)
+
+    # --- the Suggester port ------------------------------------------------------------------
+
+    def article(self, article_id: str) -> Article | None:
+        """The article currently served under that id."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        index = snap.article_index.get(article_id)
+        return snap.articles[index] if index is not None else None
+
+    def articles(self) -> Sequence[Article]:
+        """Every article currently served."""
+        return self._snapshot.articles if self._snapshot else []
+
+    def canned_replies(self) -> Sequence[CannedReply]:
+        """The canned operator replies currently loaded."""
+        return self._snapshot.canned if self._snapshot else ()
+
+    async def decide(
+        self,
+        text: str,
+        *,
+        exclude: Collection[str] = (),
+        answer_threshold: float | None = None,
+        suggest_threshold: float | None = None,
+        max_suggestions: int | None = None,
+    ) -> Decision:
+        """Decide answer / suggest / handoff for one message (CPU work runs in a thread)."""
+        return await asyncio.to_thread(
+            self.decide_sync,
+            text,
+            exclude=exclude,
+            answer_threshold=answer_threshold,
+            suggest_threshold=suggest_threshold,
+            max_suggestions=max_suggestions,
+        )
+
+    def decide_sync(
+        self,
+        text: str,
+        *,
+        exclude: Collection[str] = (),
+        answer_threshold: float | None = None,
+        suggest_threshold: float | None = None,
+        max_suggestions: int | None = None,
+        ranking_depth: int | None = None,
+    ) -> Decision:
+        """The blocking core of `decide`, for CLI tools and benchmarks.
+
+        `ranking_depth` (evaluation) lists that many articles in rank order instead of the
+        suggestion list; the decision and its confidence are unchanged.
+        """
+        started = time.perf_counter()
+        snap = self.snapshot  # one reference for the whole query: a reload cannot tear it
+        answer_at = self.params.answer_threshold if answer_threshold is None else answer_threshold
+        suggest_at = (
+            self.params.suggest_threshold if suggest_threshold is None else suggest_threshold
+        )
+        limit = self.params.max_suggestions if max_suggestions is None else max_suggestions
+        lang = detect_lang(text)
+        if not snap.articles or not text.strip():
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+        query_vectors = [
+            np.asarray(d.embedder.embed([text], query=True), dtype=np.float32)[0]
+            for d in snap.dense
+        ]
+        candidates = self._candidates(snap, text, query_vectors)
+        chunk_scores = self._chunk_scores_for(snap, text, query_vectors, candidates)
+        raw = self._per_article(snap, chunk_scores)[:, candidates]
+        fused = snap.model.fuse(raw, lang.value)
+        if lang.value in snap.langs and len(snap.langs) > 1:
+            other = np.asarray([snap.article_lang[i] != lang.value for i in candidates])
+            fused = fused - LANG_PENALTY * other
+        keep = np.asarray([snap.articles[i].id not in exclude for i in candidates], dtype=bool)
+        cand = np.asarray(candidates)[keep]
+        fused = fused[keep]
+        raw = raw[:, keep]
+        if len(cand) == 0:
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+        order = np.argsort(-fused, kind="stable")
+        top_fused = float(fused[order[0]])
+        runner_up = float(fused[order[1]]) if len(order) > 1 else top_fused - 1.0
+        confidence = float(snap.model.confidence(top_fused, top_fused - runner_up))
+        suggestions = []
+        depth = ranking_depth or limit
+        for rank, pos in enumerate(order[:depth]):
+            score = float(fused[pos])
+            if ranking_depth is None and rank > 0 and score < top_fused - SUGGEST_SPREAD:
+                break
+            best_other = runner_up if rank == 0 else top_fused
+            article = snap.articles[int(cand[pos])]
+            suggestions.append(
+                Suggestion(
+                    article_id=article.id,
+                    title=article.title,
+                    score=round(score, 4),
+                    confidence=round(float(snap.model.confidence(score, score - best_other)), 4),
+                    signals={n: round(float(v), 4) for n, v in
+                             zip(snap.signals, raw[:, pos], strict=True)},
+                    matched=self._matched_text(snap, int(cand[pos]), chunk_scores),
+                )
+            )
+        if confidence >= answer_at:
+            kind = DecisionKind.ANSWER
+        elif confidence >= suggest_at:
+            kind = DecisionKind.SUGGEST
+        else:
+            kind = DecisionKind.HANDOFF
+        decision = Decision(kind, round(confidence, 4), tuple(suggestions), lang, _ms(started))
+        logger.info(
+            "decision=%s confidence=%.3f lang=%s top=%s",
+            kind.value,
+            confidence,
+            lang.value,
+            [(s.article_id, s.score, s.confidence) for s in suggestions],
+        )
+        logger.debug("decision signals for %r: %s", text, [(s.article_id, s.why)
+                                                            for s in suggestions])
+        return decision
+
+    def _candidates(
+        self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]
+    ) -> list[int]:
+        """Articles worth scoring exactly: nearest chunks by each dense index, plus all
+        articles when the base is small (then exact scoring is cheaper than being clever)."""
+        if len(snap.chunks) <= 5_000:
+            return list(range(len(snap.articles)))
+        found: set[int] = set()
+        for dense, vector in zip(snap.dense, query_vectors, strict=True):
+            rows, _ = dense.index.search(vector, self.params.top_k)
+            found.update(int(snap.chunk_article[r]) for r in rows if r >= 0)
+        variants = [text, detranslit(text)] if has_latin_only(text) else [text]
+        for scorer in (snap.bm25, snap.char):
+            if scorer is None:
+                continue
+            for variant in variants:
+                scores = scorer.scores(variant)
+                top = np.argpartition(-scores, min(self.params.top_k, len(scores) - 1))
+                found.update(int(snap.chunk_article[r]) for r in top[: self.params.top_k]
+                             if scores[r] > 0)
+        return sorted(found) or list(range(min(len(snap.articles), self.params.top_k)))
+
+    def _chunk_scores_for(
+        self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors], candidates: list[int]
+    ) -> Matrix:
+        if len(candidates) == len(snap.articles):
+            return self._chunk_scores(snap, text, query_vectors)
+        # Large base: dense scores only for the candidates' chunks; others stay at -1.
+        full = np.full((len(snap.signals), len(snap.chunks)), -1.0)
+        mask = np.isin(snap.chunk_article, candidates)
+        rows = np.flatnonzero(mask)
+        for i, (dense, vector) in enumerate(zip(snap.dense, query_vectors, strict=True)):
+            full[i, rows] = dense.vectors[rows] @ vector
+        variants = [text, detranslit(text)] if has_latin_only(text) else [text]
+        i = len(snap.dense)
+        for scorer in (snap.bm25, snap.char, snap.fuzzy):
+            if scorer is not None:
+                full[i] = np.max([scorer.scores(v) for v in variants], axis=0)
+                i += 1
+        return full
+
+    def _matched_text(self, snap: Snapshot, article: int, chunk_scores: Matrix) -> str:
+        start = int(snap.starts[article])
+        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(
+            snap.chunks)
+        weights = snap.model.weights_for(ANY_LANG)
+        normalised = snap.model.normalise(chunk_scores[:, start:end])
+        best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
+        return snap.chunks[start + best].text[:120]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def weights_table(model: FusionModel) -> Mapping[str, Mapping[str, float]]:
+    """The fitted weights per language, for logs and `eval` output."""
+    return {lang: dict(zip(model.signals, w, strict=True)) for lang, w in model.weights.items()}
+
+
+__all__ = ["HybridSuggester", "Lang", "Snapshot", "SuggesterParams", "top_and_margin",
+           "weights_table"]

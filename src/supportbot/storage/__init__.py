@@ -1,0 +1,1 @@
+"""Storage adapters: SQLite (aiosqlite) repositories and their in-memory twins."""

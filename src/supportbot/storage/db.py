@@ -1,0 +1,62 @@
+"""One aiosqlite connection per process, with forward-only migrations collected from modules."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiosqlite
+
+logger = logging.getLogger(__name__)
+
+Migration = tuple[str, str]
+"""(unique id, SQL script). Ids are never reused; a script runs once per database."""
+
+
+class Database:
+    """An open SQLite database in WAL mode with the given migrations applied.
+
+    Repositories share one `Database`; SQLite serialises writers, and aiosqlite runs every
+    statement on its own thread so the event loop never blocks on disk.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path | str) -> None:
+        self.connection = connection
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path | str, migrations: Sequence[Migration]) -> Database:
+        """Open (creating if needed) the database at `path` and apply pending migrations."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(str(path))
+        connection.row_factory = aiosqlite.Row
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA foreign_keys=ON")
+        await connection.execute("PRAGMA busy_timeout=5000")
+        db = cls(connection, path)
+        await db._migrate(migrations)
+        return db
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        await self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT "
+            "NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+        )
+        async with self.connection.execute("SELECT id FROM schema_migrations") as cursor:
+            applied = {row[0] for row in await cursor.fetchall()}
+        for migration_id, script in migrations:
+            if migration_id in applied:
+                continue
+            logger.info("Applying migration %s", migration_id)
+            await self.connection.executescript(
+                f"BEGIN;\n{script}\nINSERT INTO schema_migrations (id) VALUES ('{migration_id}');"
+                "\nCOMMIT;"
+            )
+        await self.connection.commit()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.connection.close()

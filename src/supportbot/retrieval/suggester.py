@@ -354,18 +354,57 @@ class HybridSuggester:
         """
         started = time.perf_counter()
         snap = self.snapshot  # one reference for the whole query: a reload cannot tear it
+        vectors = self._embed_queries(snap, [text]) if snap.articles and text.strip() else None
+        return self._decide_with(
+            snap,
+            text,
+            None if vectors is None else [v[0] for v in vectors],
+            started,
+            exclude=exclude,
+            answer_threshold=answer_threshold,
+            suggest_threshold=suggest_threshold,
+            max_suggestions=max_suggestions,
+            ranking_depth=ranking_depth,
+        )
+
+    def decide_batch_sync(self, texts: Sequence[str]) -> list[Decision]:
+        """Decide many messages at once: one batched forward pass per encoder (throughput)."""
+        started = time.perf_counter()
+        snap = self.snapshot
+        if not texts:
+            return []
+        vectors = self._embed_queries(snap, [t if t.strip() else "-" for t in texts])
+        return [
+            self._decide_with(snap, text, [v[i] for v in vectors], started)
+            for i, text in enumerate(texts)
+        ]
+
+    @staticmethod
+    def _embed_queries(snap: Snapshot, texts: Sequence[str]) -> list[Vectors]:
+        return [np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32)
+                for d in snap.dense]
+
+    def _decide_with(
+        self,
+        snap: Snapshot,
+        text: str,
+        query_vectors: list[Vectors] | None,
+        started: float,
+        *,
+        exclude: Collection[str] = (),
+        answer_threshold: float | None = None,
+        suggest_threshold: float | None = None,
+        max_suggestions: int | None = None,
+        ranking_depth: int | None = None,
+    ) -> Decision:
         answer_at = self.params.answer_threshold if answer_threshold is None else answer_threshold
         suggest_at = (
             self.params.suggest_threshold if suggest_threshold is None else suggest_threshold
         )
         limit = self.params.max_suggestions if max_suggestions is None else max_suggestions
         lang = detect_lang(text)
-        if not snap.articles or not text.strip():
+        if query_vectors is None or not snap.articles or not text.strip():
             return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
-        query_vectors = [
-            np.asarray(d.embedder.embed([text], query=True), dtype=np.float32)[0]
-            for d in snap.dense
-        ]
         candidates = self._candidates(snap, text, query_vectors)
         chunk_scores = self._chunk_scores_for(snap, text, query_vectors, candidates)
         raw = self._per_article(snap, chunk_scores)[:, candidates]

@@ -68,18 +68,21 @@ def _index_figures() -> None:
         print(f"  {n:>7} chunks ({kind}): build {build:7.2f} s   query {query_ms:6.3f} ms")
 
 
+def _article_to_edit(root: Path) -> Path:
+    return sorted(root.rglob("*.md"))[0]
+
+
 async def _reload_figure(live: LiveKnowledge, root: Path) -> float:
-    target = next(root.rglob("*.md"))
-    text = target.read_text(encoding="utf-8")
+    target = await asyncio.to_thread(_article_to_edit, root)
+    text = await asyncio.to_thread(target.read_text, encoding="utf-8")
     marker = "zebracorn quantum refund"
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(live.watch(debounce_ms=300, stop_event=stop))
         await asyncio.sleep(1.0)  # let the watcher start
         started = time.perf_counter()
-        target.write_text(
-            text.replace("questions:", f"questions:\n  - {marker}", 1), encoding="utf-8"
-        )
+        edited = text.replace("questions:", f"questions:\n  - {marker}", 1)
+        await asyncio.to_thread(target.write_text, edited, encoding="utf-8")
         while True:
             decision = await live.suggester.decide(marker)
             best = decision.best
@@ -108,8 +111,10 @@ async def main(kb: Path) -> None:
     live = await LiveKnowledge.load(root, embedders, InMemoryEmbeddingCache(), SuggesterParams())
     build = time.perf_counter() - started
     snap = live.suggester.snapshot
-    print(f"knowledge base: {len(snap.articles)} articles, {len(snap.chunks)} chunks, "
-          f"cold build (embed + index + fit) {build:.2f} s")
+    print(
+        f"knowledge base: {len(snap.articles)} articles, {len(snap.chunks)} chunks, "
+        f"cold build (embed + index + fit) {build:.2f} s"
+    )
 
     minilm = embedders[0]
     assert isinstance(minilm, SentenceTransformerEmbedder)
@@ -133,8 +138,10 @@ async def main(kb: Path) -> None:
     for i in range(0, len(batch), 32):
         live.suggester.decide_batch_sync(batch[i : i + 32])
     batch_qps = len(batch) / (time.perf_counter() - started)
-    print(f"\nthroughput: {single_qps:6.1f} decisions/s one by one, "
-          f"{batch_qps:6.1f} decisions/s in batches of 32 ({batch_qps / single_qps:.1f}x)")
+    print(
+        f"\nthroughput: {single_qps:6.1f} decisions/s one by one, "
+        f"{batch_qps:6.1f} decisions/s in batches of 32 ({batch_qps / single_qps:.1f}x)"
+    )
 
     _index_figures()
 

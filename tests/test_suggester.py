@@ -43,8 +43,10 @@ async def test_suggester_confidence_orders_in_scope_above_nonsense(
 async def test_suggester_prefers_the_users_language(suggester: HybridSuggester) -> None:
     ru = await suggester.decide("не проходит оплата картой")
     en = await suggester.decide("payment with my card fails")
-    assert ru.best is not None and ru.best.article_id == "ru/payments/card-declined"
-    assert en.best is not None and en.best.article_id == "en/payments/card-declined"
+    assert ru.best is not None
+    assert ru.best.article_id == "ru/payments/card-declined"
+    assert en.best is not None
+    assert en.best.article_id == "en/payments/card-declined"
 
 
 async def test_suggester_understands_russian_translit(suggester: HybridSuggester) -> None:
@@ -105,7 +107,8 @@ async def test_reload_serves_new_articles_and_drops_removed(
     kept = [a for a in articles if a.id != "en/profile/delete"]
     await suggester.reload([*kept, new])
     decision = await suggester.decide("my ad was rejected by moderation")
-    assert decision.best is not None and decision.best.article_id == "en/ads/rejected"
+    assert decision.best is not None
+    assert decision.best.article_id == "en/ads/rejected"
     assert suggester.article("en/profile/delete") is None
     assert suggester.article("en/ads/rejected") == new
 
@@ -142,8 +145,9 @@ async def test_queries_during_a_reload_see_a_whole_index(
         for _ in range(30):
             decision = await suggester.decide("I forgot my password")
             ids = {s.article_id for s in decision.suggestions}
-            seen.add(all(i.endswith("-v2") for i in ids) or not any(
-                i.endswith("-v2") for i in ids))
+            seen.add(
+                all(i.endswith("-v2") for i in ids) or not any(i.endswith("-v2") for i in ids)
+            )
         return seen
 
     consistent, _ = await asyncio.gather(ask_many(), suggester.reload(renamed))

@@ -85,7 +85,7 @@ class WebhookSettings(_Section):
 
     url: str = ""
     path: str = "/telegram/webhook"
-    host: str = "0.0.0.0"  # noqa: S104 - a webhook server listens on all interfaces by design
+    host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     secret: SecretStr | None = None
 

@@ -36,7 +36,7 @@ def register(subparsers: Any, name: str) -> None:
     parser = subparsers.add_parser(
         name,
         help="measure retrieval and decisions on labelled messages",
-        description="FILE.jsonl: one {\"text\": ..., \"expected\": <article id or null>} "
+        description='FILE.jsonl: one {"text": ..., "expected": <article id or null>} '
         "per line; null means no article answers it (the right decision is handoff).",
     )
     parser.add_argument("--kb", type=Path, default=None, help="knowledge base directory")
@@ -107,11 +107,15 @@ def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str
         if q.expected in ids:
             rr += 1.0 / (ids.index(q.expected) + 1)
     handoffs = [
-        q.expected is None for q, d in zip(queries, decisions, strict=True)
+        q.expected is None
+        for q, d in zip(queries, decisions, strict=True)
         if d.kind is DecisionKind.HANDOFF
     ]
-    answers = [d.best is not None and d.best.article_id == q.expected
-               for q, d in in_scope if d.kind is DecisionKind.ANSWER]
+    answers = [
+        d.best is not None and d.best.article_id == q.expected
+        for q, d in in_scope
+        if d.kind is DecisionKind.ANSWER
+    ]
     answered_out = sum(d.kind is DecisionKind.ANSWER for d in out_scope)
     latencies = np.asarray([d.elapsed_ms for d in decisions])
     kinds = {k.value: 0 for k in DecisionKind}
@@ -142,21 +146,29 @@ def threshold_table(queries: list[Query], decisions: list[Decision]) -> list[dic
     """What each confidence threshold would do: answered share, their precision, handoffs."""
     rows = []
     for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        above = [(q, d) for q, d in zip(queries, decisions, strict=True)
-                 if d.confidence >= threshold]
+        above = [
+            (q, d) for q, d in zip(queries, decisions, strict=True) if d.confidence >= threshold
+        ]
         correct = sum(d.best is not None and d.best.article_id == q.expected for q, d in above)
         below = [q for q, d in zip(queries, decisions, strict=True) if d.confidence < threshold]
         oos_total = sum(q.expected is None for q in queries)
-        rows.append({
-            "threshold": threshold,
-            "share_above": round(len(above) / len(queries), 3),
-            "precision_above": round(correct / len(above), 3) if above else float("nan"),
-            "handoff_precision_below": round(
-                sum(q.expected is None for q in below) / len(below), 3) if below else float("nan"),
-            "handoff_recall_below": round(
-                sum(q.expected is None for q in below) / oos_total, 3) if oos_total else float(
-                "nan"),
-        })
+        rows.append(
+            {
+                "threshold": threshold,
+                "share_above": round(len(above) / len(queries), 3),
+                "precision_above": round(correct / len(above), 3) if above else float("nan"),
+                "handoff_precision_below": round(
+                    sum(q.expected is None for q in below) / len(below), 3
+                )
+                if below
+                else float("nan"),
+                "handoff_recall_below": round(
+                    sum(q.expected is None for q in below) / oos_total, 3
+                )
+                if oos_total
+                else float("nan"),
+            }
+        )
     return rows
 
 
@@ -220,8 +232,10 @@ async def _run(args: argparse.Namespace) -> int:
     decisions = await asyncio.to_thread(evaluate, suggester, queries)
     metrics = compute_metrics(queries, decisions)
     table = threshold_table(queries, decisions)
-    weights = {k: {n: round(w, 2) for n, w in v.items()}
-               for k, v in weights_table(suggester.snapshot.model).items()}
+    weights = {
+        k: {n: round(w, 2) for n, w in v.items()}
+        for k, v in weights_table(suggester.snapshot.model).items()
+    }
     failures = _check_floors(metrics, args.min)
     if args.json:
         print(json.dumps({**metrics, "thresholds": table, "weights": weights}, indent=2))

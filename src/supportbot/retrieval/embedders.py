@@ -70,8 +70,9 @@ class SentenceTransformerEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         self.dim = int(get_dim() or 0)
         self.key = f"st:{model}:{query_prefix}:{passage_prefix}"
@@ -93,7 +94,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return _l2(vectors)
-
 
     def _embed_one(self, text: str) -> Vectors:
         """One message straight through the model: `encode` adds per-call bookkeeping

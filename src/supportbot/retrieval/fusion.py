@@ -89,7 +89,8 @@ def combine(normalised: Matrix, weights: npt.NDArray[np.float64]) -> Matrix:
     """Weighted mean over the first axis; signals are clipped so one outlier cannot dominate."""
     total = float(weights.sum()) or 1.0
     clipped = np.clip(normalised, -1.0, 2.0)
-    return np.tensordot(weights, clipped, axes=(0, 0)) / total
+    fused: Matrix = np.tensordot(weights, clipped, axes=(0, 0)) / total
+    return fused
 
 
 def _sigmoid(x: Matrix) -> Matrix:
@@ -248,10 +249,10 @@ def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = Tru
         if key != ANY_LANG and mask.sum() < 40:
             continue
         if fit_weights:
-            fitted = _fit_weights(normalised[:, mask], negatives[:, mask], held.gold[mask])
+            chosen = _fit_weights(normalised[:, mask], negatives[:, mask], held.gold[mask])
         else:
-            fitted = np.ones(len(signals))
-        weights[key] = tuple(float(v) for v in fitted)
+            chosen = np.ones(len(signals))
+        weights[key] = tuple(float(v) for v in chosen)
 
     # Calibration: in-scope tops labelled by correctness, leave-article-out tops as wrong.
     features: list[Matrix] = []

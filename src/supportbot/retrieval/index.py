@@ -30,6 +30,7 @@ class FaissVectorIndex:
     def __init__(self, vectors: Vectors, *, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.size, dim = vectors.shape
+        index: faiss.Index
         if self.size >= hnsw_threshold:
             index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80

@@ -19,22 +19,22 @@ Scores = npt.NDArray[np.float32]
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 
-_STOPWORDS = frozenset(
-    """
-    a an the and or but if of to in on at by for with from is are was were be been am do does
-    did i me my we our you your he she it its they them this that these those can could would
-    should will how what why when where which who please hi hello there just so not no yes
-    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее
-    мне было вот от меня еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть
-    был него до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть
-    надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда
-    кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас
-    были куда зачем всех никогда можно при наконец два об другой хоть после над больше тот
-    через эти нас про всего них какая много разве три эту моя впрочем хорошо свою этой перед
-    иногда лучше чуть том нельзя такой им более всегда конечно всю между привет здравствуйте
-    пожалуйста подскажите помогите
-    """.split()
-)
+_STOPWORD_TEXT = """
+    a an the and or but if of to in on at by for with from is are was were be been am do
+    does did i me my we our you your he she it its they them this that these those can
+    could would should will how what why when where which who please hi hello there just
+    so not no yes и в во не что он на я с со как а то все она так его но да ты к у же вы
+    за бы по только ее мне было вот от меня еще нет о из ему теперь когда даже ну вдруг
+    ли если уже или ни быть был него до вас нибудь опять уж вам ведь там потом себя
+    ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто
+    чего раз тоже себе под будет ж тогда кто этот того потому этого какой совсем ним
+    здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех никогда можно
+    при наконец два об другой хоть после над больше тот через эти нас про всего них
+    какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том
+    нельзя такой им более всегда конечно всю между привет здравствуйте пожалуйста
+    подскажите помогите
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class Tokenizer:
@@ -83,7 +83,8 @@ class Bm25Scorer:
         if not known or bound <= 0:
             return np.zeros(self._n, dtype=np.float32)
         raw = np.asarray(self._model.get_scores(known), dtype=np.float32)
-        return np.clip(raw / bound, 0.0, 1.5).astype(np.float32)
+        normalised: Scores = np.clip(raw / bound, 0.0, 1.5).astype(np.float32)
+        return normalised
 
 
 class CharNgramScorer:

@@ -172,14 +172,17 @@ class HybridSuggester:
     async def _embed_passages(self, embedder: Embedder, chunks: Sequence[Chunk]) -> Vectors:
         hashes = [_content_hash(embedder.key, c.text) for c in chunks]
         cached = await self._cache.get_many(embedder.key, hashes)
-        missing = sorted({h: c.text for h, c in zip(hashes, chunks, strict=True)
-                          if h not in cached}.items())
+        missing = sorted(
+            {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in cached}.items()
+        )
         if missing:
             texts = [text for _, text in missing]
             fresh = await asyncio.to_thread(embedder.embed, texts, query=False)
             self.embedded_texts += len(texts)
-            items = [(h, np.asarray(v, dtype=np.float32).tobytes())
-                     for (h, _), v in zip(missing, fresh, strict=True)]
+            items = [
+                (h, np.asarray(v, dtype=np.float32).tobytes())
+                for (h, _), v in zip(missing, fresh, strict=True)
+            ]
             await self._cache.put_many(embedder.key, items)
             cached.update(items)
         if not chunks:
@@ -226,7 +229,9 @@ class HybridSuggester:
         snapshot.model = FusionModel.default(snapshot.signals)
         if articles:
             held = self._held_out(snapshot)
-            snapshot.model = fit_fusion(held, snapshot.signals, fit_weights=self.params.fit_weights)
+            snapshot.model = fit_fusion(
+                held, snapshot.signals, fit_weights=self.params.fit_weights
+            )
         logger.info(
             "Index built: %d articles, %d chunks, signals %s, in %.2fs",
             len(articles),
@@ -238,12 +243,11 @@ class HybridSuggester:
 
     # --- scoring ---------------------------------------------------------------------------
 
-    def _chunk_scores(
-        self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]
-    ) -> Matrix:
+    def _chunk_scores(self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]) -> Matrix:
         """Raw score of every chunk for every signal: shape (signals, chunks)."""
-        rows: list[npt.NDArray[np.float32]] = [d.vectors @ q for d, q in
-                                               zip(snap.dense, query_vectors, strict=True)]
+        rows: list[npt.NDArray[np.float32]] = [
+            d.vectors @ q for d, q in zip(snap.dense, query_vectors, strict=True)
+        ]
         variants = [text]
         if has_latin_only(text) and "ru" in snap.langs:
             variants.append(detranslit(text))
@@ -268,9 +272,11 @@ class HybridSuggester:
     def _held_out(self, snap: Snapshot) -> HeldOut:
         """Raw scores of the articles' own questions (or titles) with that chunk left out."""
         candidates = [i for i, c in enumerate(snap.chunks) if c.kind is ChunkKind.QUESTION]
-        per_article_questions = np.bincount(
-            snap.chunk_article[candidates], minlength=len(snap.articles)
-        ) if candidates else np.zeros(len(snap.articles), dtype=np.int64)
+        per_article_questions = (
+            np.bincount(snap.chunk_article[candidates], minlength=len(snap.articles))
+            if candidates
+            else np.zeros(len(snap.articles), dtype=np.int64)
+        )
         if len(candidates) < 20:
             # Few questions: titles stand in as queries (their body still identifies them).
             candidates += [i for i, c in enumerate(snap.chunks) if c.kind is ChunkKind.TITLE]
@@ -381,8 +387,9 @@ class HybridSuggester:
 
     @staticmethod
     def _embed_queries(snap: Snapshot, texts: Sequence[str]) -> list[Vectors]:
-        return [np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32)
-                for d in snap.dense]
+        return [
+            np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32) for d in snap.dense
+        ]
 
     def _decide_with(
         self,
@@ -436,8 +443,10 @@ class HybridSuggester:
                     title=article.title,
                     score=round(score, 4),
                     confidence=round(float(snap.model.confidence(score, score - best_other)), 4),
-                    signals={n: round(float(v), 4) for n, v in
-                             zip(snap.signals, raw[:, pos], strict=True)},
+                    signals={
+                        n: round(float(v), 4)
+                        for n, v in zip(snap.signals, raw[:, pos], strict=True)
+                    },
                     matched=self._matched_text(snap, int(cand[pos]), chunk_scores),
                 )
             )
@@ -455,8 +464,9 @@ class HybridSuggester:
             lang.value,
             [(s.article_id, s.score, s.confidence) for s in suggestions],
         )
-        logger.debug("decision signals for %r: %s", text, [(s.article_id, s.why)
-                                                            for s in suggestions])
+        logger.debug(
+            "decision signals for %r: %s", text, [(s.article_id, s.why) for s in suggestions]
+        )
         return decision
 
     def _candidates(
@@ -477,8 +487,9 @@ class HybridSuggester:
             for variant in variants:
                 scores = scorer.scores(variant)
                 top = np.argpartition(-scores, min(self.params.top_k, len(scores) - 1))
-                found.update(int(snap.chunk_article[r]) for r in top[: self.params.top_k]
-                             if scores[r] > 0)
+                found.update(
+                    int(snap.chunk_article[r]) for r in top[: self.params.top_k] if scores[r] > 0
+                )
         return sorted(found) or list(range(min(len(snap.articles), self.params.top_k)))
 
     def _chunk_scores_for(
@@ -502,8 +513,7 @@ class HybridSuggester:
 
     def _matched_text(self, snap: Snapshot, article: int, chunk_scores: Matrix) -> str:
         start = int(snap.starts[article])
-        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(
-            snap.chunks)
+        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
         weights = snap.model.weights_for(ANY_LANG)
         normalised = snap.model.normalise(chunk_scores[:, start:end])
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
@@ -519,5 +529,11 @@ def weights_table(model: FusionModel) -> Mapping[str, Mapping[str, float]]:
     return {lang: dict(zip(model.signals, w, strict=True)) for lang, w in model.weights.items()}
 
 
-__all__ = ["HybridSuggester", "Lang", "Snapshot", "SuggesterParams", "top_and_margin",
-           "weights_table"]
+__all__ = [
+    "HybridSuggester",
+    "Lang",
+    "Snapshot",
+    "SuggesterParams",
+    "top_and_margin",
+    "weights_table",
+]

@@ -1,0 +1,346 @@
+"""Render a report as self-contained HTML (tables and embedded plots), Markdown, CSV or JSON."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from supportbot.analytics.report import Report, report_to_dict
+from supportbot.analytics.texts import text
+
+_HEADLINE_KEYS = (
+    "conversations",
+    "deflection",
+    "handoff_rate",
+    "bot_first_response_median_s",
+    "bot_first_response_p90_s",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "operator_response_median_s",
+    "resolution_median_s",
+    "queue_wait_median_s",
+    "queue_wait_p90_s",
+    "csat",
+    "rating_response_rate",
+    "fcr",
+    "tickets",
+    "open_tickets",
+)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """12 s, 4.5 min, 3.2 h, 1.5 d; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def fmt_value(key: str, value: Any) -> str:
+    """A figure as people read it: percentages, durations or counts."""
+    if value is None:
+        return "—"
+    if key.endswith("_s"):
+        return fmt_duration(float(value))
+    if isinstance(value, float):
+        return f"{value * 100:.1f}%"
+    return str(value)
+
+
+def fmt_change(key: str, now: Any, before: Any) -> str:
+    """The change from the previous period, in the figure's own unit."""
+    if now is None or before is None:
+        return "—"
+    delta = now - before
+    if key.endswith("_s"):
+        return ("+" if delta >= 0 else "-") + fmt_duration(abs(float(delta)))
+    if isinstance(now, float) or isinstance(before, float):
+        return f"{delta * 100:+.1f} pp"
+    return f"{delta:+d}"
+
+
+def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for every table, shared by HTML, Markdown and CSV."""
+
+    def t(key: str) -> str:
+        return text(lang, key)
+
+    d = report_to_dict(report)
+    prev = d["previous"]
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    rows = [[t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k))] for k in _HEADLINE_KEYS]
+    tables.append((t("headline"), [t("metric"), t("value"), t("change")], rows))
+    rows = [
+        [reason, str(v["count"]), fmt_value("share", float(v["share"]))]
+        for reason, v in d["handoff_reasons"].items()
+    ]
+    tables.append((t("handoff_reasons"), [t("reason"), t("count"), t("share")], rows))
+    rows = [
+        [
+            str(o["operator_id"]),
+            str(o["tickets"]),
+            fmt_duration(o["first_response_median_s"]),
+            fmt_duration(o["response_median_s"]),
+            fmt_duration(o["resolution_median_s"]),
+            fmt_value("csat", o["csat"]),
+            str(o["ratings"]),
+        ]
+        for o in d["operators"]
+    ]
+    header = [
+        t("operator"),
+        t("tickets"),
+        t("first_response_median_s"),
+        t("operator_response_median_s"),
+        t("resolution_median_s"),
+        t("csat"),
+        t("ratings"),
+    ]
+    tables.append((t("operators"), header, rows))
+    rows = [
+        [
+            a["article_id"],
+            str(a["shown"]),
+            str(a["opened"]),
+            str(a["helpful"]),
+            str(a["not_helpful"]),
+            str(a["handoff_after"]),
+            fmt_value("r", a["helpful_rate"]),
+            fmt_value("r", a["handoff_after_rate"]),
+        ]
+        for a in d["articles"]
+    ]
+    header = [
+        t("article"),
+        t("shown"),
+        t("opened"),
+        t("helpful"),
+        t("not_helpful"),
+        t("handoff_after"),
+        t("helpful") + " %",
+        t("handoff_after") + " %",
+    ]
+    tables.append((t("articles"), header, rows))
+    for key, items in (("categories", d["categories"]), ("subcategories", d["subcategories"])):
+        rows = [
+            [
+                c["category"],
+                c["subcategory"] or "",
+                str(c["tickets"]),
+                str(c["previous"]),
+                f"{c['change']:+d}",
+                fmt_value("r", c["change_rate"]),
+            ]
+            for c in items
+        ]
+        header = [
+            t("category"),
+            t("subcategory"),
+            t("tickets"),
+            t("previous"),
+            t("change"),
+            t("change") + " %",
+        ]
+        tables.append((t(key), header, rows))
+    title = f"{t('gaps')} ({t('gap_total')}: {d['content_gap_messages']}"
+    title += f"; {t('sampled')})" if d["content_gaps_sampled"] else ")"
+    rows = [
+        [str(g["size"]), ", ".join(g["keywords"]), " | ".join(g["examples"])]
+        for g in d["content_gaps"]
+    ]
+    tables.append((title, [t("size"), t("keywords"), t("examples")], rows))
+    experiment = d.get("experiment")
+    if experiment is not None:
+        rows = []
+        for arm in experiment["arms"]:
+            cells = [arm["arm"], str(arm["conversations"])]
+            for key in ("deflection", "handoff_rate", "csat"):
+                e = arm[key]
+                cells.append(
+                    f"{fmt_value('r', e['value'])} [{fmt_value('r', e['low'])}; "
+                    f"{fmt_value('r', e['high'])}] n={e['n']}"
+                )
+            e = arm["resolution_median_s"]
+            cells.append(
+                f"{fmt_duration(e['value'])} [{fmt_duration(e['low'])}; "
+                f"{fmt_duration(e['high'])}] n={e['n']}"
+            )
+            rows.append(cells)
+        header = [
+            t("arm"),
+            t("conversations"),
+            t("deflection"),
+            t("handoff_rate"),
+            t("csat"),
+            t("resolution_median_s"),
+        ]
+        tables.append((f"{t('experiment')}: {experiment['name']}", header, rows))
+        rows = [
+            [
+                c["metric"],
+                c["test"],
+                "—" if c["p_value"] is None else f"{c['p_value']:.4f}",
+                c["note"],
+            ]
+            for c in experiment["comparisons"]
+        ]
+        rows.append(["", "", "", experiment["verdict"]])
+        tables.append(
+            (
+                f"{t('experiment')}: {experiment['name']}",
+                [t("metric"), t("test"), t("p_value"), t("note")],
+                rows,
+            )
+        )
+    return tables
+
+
+def _period_line(report: Report, lang: str) -> str:
+    return (
+        f"{text(lang, 'period')}: {report.since.isoformat()} — {report.until.isoformat()} "
+        f"({report.timezone}); {text(lang, 'previous')}: {report.previous.since.isoformat()}"
+    )
+
+
+def to_json(report: Report) -> str:
+    """The JSON form (see `report_to_dict`)."""
+    return json.dumps(report_to_dict(report), ensure_ascii=False, indent=2)
+
+
+def to_markdown(report: Report, lang: str = "en") -> str:
+    """Markdown tables."""
+    out = [f"# {text(lang, 'title')}", "", _period_line(report, lang), ""]
+    for title, header, rows in _tables(report, lang):
+        out += [f"## {title}", ""]
+        if not rows:
+            out += [f"_{text(lang, 'no_data')}_", ""]
+            continue
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for row in rows:
+            out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_csv(report: Report, lang: str = "en") -> str:
+    """Every table one after another: a `section` column says which table a row is from."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for title, header, rows in _tables(report, lang):
+        writer.writerow(["section", *header])
+        for row in rows:
+            writer.writerow([title, *row])
+        writer.writerow([])
+    return buffer.getvalue()
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def plots(report: Report, lang: str) -> list[tuple[str, str]]:
+    """(title, data: URI of a PNG) for each plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: the report is written to a file
+    from matplotlib.figure import Figure
+
+    fig: Any
+    ax: Any
+
+    out: list[tuple[str, str]] = []
+    cur = report.current
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    if cur.daily:
+        days = [d for d, _, _, _ in cur.daily]
+        ax.plot(days, [c for _, c, _, _ in cur.daily], label=text(lang, "conversations"))
+        ax.plot(days, [h for _, _, h, _ in cur.daily], label=text(lang, "handoffs"))
+        ax.plot(days, [x for _, _, _, x in cur.daily], label=text(lang, "deflected"))
+        ax.legend()
+        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    else:
+        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
+    ax.set_title(text(lang, "plot_daily"))
+    out.append((text(lang, "plot_daily"), _png(fig)))
+
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    ax.bar(range(24), cur.hourly_load or [0.0] * 24)
+    ax.set_xlabel(text(lang, "hour"))
+    ax.set_title(text(lang, "plot_load"))
+    out.append((text(lang, "plot_load"), _png(fig)))
+
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    if cur.first_response_s.size:
+        ax.hist(cur.first_response_s / 60.0, bins=50)
+    else:
+        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
+    ax.set_title(text(lang, "plot_frt"))
+    out.append((text(lang, "plot_frt"), _png(fig)))
+
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    cats = report.categories[:12]
+    if cats:
+        names = [c.category for c in cats]
+        ax.barh(names, [c.previous for c in cats], alpha=0.5, label=text(lang, "previous"))
+        ax.barh(names, [c.tickets for c in cats], alpha=0.7, label=text(lang, "tickets"))
+        ax.invert_yaxis()
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
+    ax.set_title(text(lang, "plot_categories"))
+    out.append((text(lang, "plot_categories"), _png(fig)))
+    return out
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} img{max-width:100%;display:block;margin:1em 0}
+"""
+
+
+def to_html(report: Report, lang: str = "en") -> str:
+    """One self-contained HTML page: no external files, plots embedded as data: URIs."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
+        f"<title>{e(text(lang, 'title'))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(text(lang, 'title'))}</h1>",
+        f"<p>{e(_period_line(report, lang))}</p>",
+    ]
+    for title, uri in plots(report, lang):
+        parts.append(f'<figure><img alt="{e(title)}" src="{uri}"></figure>')
+    for title, header, rows in _tables(report, lang):
+        parts.append(f"<h2>{e(title)}</h2>")
+        if not rows:
+            parts.append(f"<p><em>{e(text(lang, 'no_data'))}</em></p>")
+            continue
+        parts.append(_html_table(header, rows))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

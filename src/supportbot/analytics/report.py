@@ -1,0 +1,234 @@
+"""The support report: one period against the previous one of the same length."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+import numpy as np
+
+from supportbot.analytics.columns import NO_CODE, ColumnarEventLog, EventColumns
+from supportbot.analytics.experiments import ExperimentReport, compare_arms
+from supportbot.analytics.gaps import Cluster, Embed, Theme, find_themes, kmeans
+from supportbot.analytics.kpis import (
+    LOOKBACK,
+    CategoryStats,
+    EventFrame,
+    PeriodStats,
+    compute_period,
+)
+
+MAX_GAP_TEXTS = 2000
+"""Unanswered messages embedded at most; beyond that a random sample stands for all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a support lead reads about one period."""
+
+    since: datetime
+    until: datetime
+    timezone: str
+    current: PeriodStats
+    previous: PeriodStats
+    categories: list[CategoryStats]
+    subcategories: list[CategoryStats]
+    themes: list[Theme]
+    gap_messages: int
+    gaps_sampled: bool
+    experiment: ExperimentReport | None
+
+
+def compare_categories(
+    current: dict[tuple[str, str | None], int],
+    previous: dict[tuple[str, str | None], int],
+    *,
+    by_subcategory: bool,
+) -> list[CategoryStats]:
+    """Ticket counts per category (or category/subcategory) with the change from before."""
+
+    def fold(counts: dict[tuple[str, str | None], int]) -> dict[tuple[str, str | None], int]:
+        out: dict[tuple[str, str | None], int] = {}
+        for (cat, sub), n in counts.items():
+            key = (cat, sub) if by_subcategory else (cat, None)
+            out[key] = out.get(key, 0) + n
+        return out
+
+    cur, prev = fold(current), fold(previous)
+    rows = [
+        CategoryStats(
+            category=cat,
+            subcategory=sub,
+            tickets=cur.get((cat, sub), 0),
+            previous=prev.get((cat, sub), 0),
+            change=cur.get((cat, sub), 0) - prev.get((cat, sub), 0),
+            change_rate=(
+                (cur.get((cat, sub), 0) - prev[(cat, sub)]) / prev[(cat, sub)]
+                if prev.get((cat, sub))
+                else None
+            ),
+        )
+        for cat, sub in set(cur) | set(prev)
+    ]
+    rows.sort(key=lambda r: (-r.tickets, r.category, r.subcategory or ""))
+    return rows
+
+
+def _arm_names(
+    cols: EventColumns, codes: np.ndarray[Any, Any], experiment: str
+) -> list[str | None]:
+    decoded: dict[int, str | None] = {}
+    for code in np.unique(codes).tolist():
+        if code == NO_CODE:
+            decoded[code] = None
+            continue
+        value = json.loads(cols.strings[code]).get(experiment)
+        decoded[code] = value if isinstance(value, str) else None
+    return [decoded[c] for c in codes.tolist()]
+
+
+async def build_report(
+    log: ColumnarEventLog,
+    since: datetime,
+    until: datetime,
+    *,
+    tz: tzinfo,
+    embed: Embed | None = None,
+    cluster: Cluster = kmeans,
+    experiment: str | None = None,
+    max_gap_texts: int = MAX_GAP_TEXTS,
+    seed: int = 0,
+) -> Report:
+    """Read the log once and compute the period, the previous period, gaps and experiments.
+
+    Args:
+        log: the event log.
+        since: start of the period (aware).
+        until: end of the period (aware, exclusive).
+        tz: the zone for days and hours of day.
+        embed: texts -> vectors for content-gap themes; None skips the clustering.
+        cluster: the clustering function for themes.
+        experiment: the experiment whose arms to compare, if any.
+        max_gap_texts: unanswered messages embedded at most (a random sample beyond).
+        seed: seed of that sample.
+    """
+    if until <= since:
+        raise ValueError("the period must end after it starts")
+    length = until - since
+    cols = await log.read_columns(since - length - LOOKBACK, until)
+
+    def compute() -> tuple[PeriodStats, PeriodStats]:
+        frame = EventFrame(cols)
+        current = compute_period(cols, since, until, tz, frame=frame)
+        previous = compute_period(cols, since - length, since, tz, frame=frame)
+        return current, previous
+
+    current, previous = await asyncio.to_thread(compute)
+    themes: list[Theme] = []
+    gap_ids = current.gap_event_ids
+    sampled = gap_ids.size > max_gap_texts
+    if embed is not None and gap_ids.size:
+        pick = gap_ids
+        if sampled:
+            pick = np.random.default_rng(seed).choice(gap_ids, size=max_gap_texts, replace=False)
+        texts = await log.read_texts(pick.tolist())
+        themes = await asyncio.to_thread(
+            find_themes, list(texts.values()), embed, cluster=cluster, total=int(gap_ids.size)
+        )
+    experiment_report = None
+    if experiment is not None:
+        # Sorting into a frame keeps the dictionary, so the period's arm codes index `cols`.
+        arms = _arm_names(cols, current.conversation_arms, experiment)
+        experiment_report = compare_arms(experiment, arms, current.per_conversation)
+    return Report(
+        since=since,
+        until=until,
+        timezone=str(tz),
+        current=current,
+        previous=previous,
+        categories=compare_categories(
+            current.categories, previous.categories, by_subcategory=False
+        ),
+        subcategories=compare_categories(
+            current.categories, previous.categories, by_subcategory=True
+        ),
+        themes=themes,
+        gap_messages=int(gap_ids.size),
+        gaps_sampled=bool(sampled),
+        experiment=experiment_report,
+    )
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None:
+        return None
+    return now - before
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The JSON form: rates are fractions 0..1, times seconds, missing figures None."""
+    s = report.current.summary
+    p = report.previous.summary
+    previous = asdict(p)
+    previous.pop("handoff_reasons")
+    out: dict[str, Any] = {
+        "period": {
+            "since": report.since.isoformat(),
+            "until": report.until.isoformat(),
+            "timezone": report.timezone,
+            "previous_since": report.previous.since.isoformat(),
+        },
+        "conversations": s.conversations,
+        "first_response_median_s": s.first_response_median_s,
+        "first_response_p90_s": s.first_response_p90_s,
+        "bot_first_response_median_s": s.bot_first_response_median_s,
+        "bot_first_response_p90_s": s.bot_first_response_p90_s,
+        "operator_response_median_s": s.operator_response_median_s,
+        "resolution_median_s": s.resolution_median_s,
+        "csat": s.csat,
+        "rating_response_rate": s.rating_response_rate,
+        "fcr": s.fcr,
+        "deflection": s.deflection,
+        "handoff_rate": s.handoff_rate,
+        "handoff_reasons": {
+            reason: {"count": n, "share": n / s.handoffs}
+            for reason, n in s.handoff_reasons.items()
+        },
+        "queue_wait_median_s": s.queue_wait_median_s,
+        "queue_wait_p90_s": s.queue_wait_p90_s,
+        "tickets": s.tickets,
+        "open_tickets": s.open_tickets,
+        "waiting_in_queue": s.waiting_in_queue,
+        "ratings": s.ratings,
+        "previous": previous,
+        "change": {
+            key: _change(getattr(s, key), getattr(p, key))
+            for key in (
+                "conversations",
+                "first_response_median_s",
+                "resolution_median_s",
+                "csat",
+                "fcr",
+                "deflection",
+                "handoff_rate",
+            )
+        },
+        "operators": [asdict(o) for o in report.current.operators],
+        "hourly_load": report.current.hourly_load,
+        "daily": [
+            {"date": d, "conversations": c, "handoffs": h, "deflected": x}
+            for d, c, h, x in report.current.daily
+        ],
+        "categories": [asdict(c) for c in report.categories],
+        "subcategories": [asdict(c) for c in report.subcategories],
+        "articles": [asdict(a) for a in report.current.articles],
+        "content_gaps": [asdict(t) for t in report.themes],
+        "content_gap_messages": report.gap_messages,
+        "content_gaps_sampled": report.gaps_sampled,
+    }
+    if report.experiment is not None:
+        out["experiment"] = asdict(report.experiment)
+    return out

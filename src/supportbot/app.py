@@ -5,27 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from supportbot.config import EncoderSettings, Settings
-from supportbot.domain.errors import KnowledgeBaseError
-from supportbot.domain.ports import Embedder, EmbeddingCache
+from aiogram import Bot, Dispatcher, Router
+
+from supportbot.config import EncoderSettings, ExperimentSettings, Settings
+from supportbot.conversation.engine import Conversation, EngineParams
+from supportbot.conversation.handoff import RecordingHandoff
+from supportbot.conversation.ports import ConversationRepository
+from supportbot.conversation.state import Overrides, Treatment
+from supportbot.domain.errors import ConfigError, KnowledgeBaseError
+from supportbot.domain.handoff import HandoffPort
+from supportbot.domain.models import Lang
+from supportbot.domain.ports import Embedder, EmbeddingCache, EventLog, Suggester
 from supportbot.knowledge.loader import KnowledgeBase, diff, load_knowledge_base
 from supportbot.knowledge.watcher import watch_knowledge_base
 from supportbot.retrieval.embedders import create_embedder
 from supportbot.retrieval.suggester import HybridSuggester, SuggesterParams
 from supportbot.storage import embedding_cache
+from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
+from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
+from supportbot.telegram.middlewares import FloodControl, InFlight
+from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
+from supportbot.telegram.texts import Texts
+from supportbot.telegram.user import MessageRelay
 
 logger = logging.getLogger(__name__)
 
 
 def all_migrations() -> list[Migration]:
     """Every storage module's migrations, in a fixed order."""
-    from supportbot.storage import events
+    from supportbot.storage import conversations, events
 
-    return [*embedding_cache.MIGRATIONS, *events.MIGRATIONS]
+    return [*embedding_cache.MIGRATIONS, *events.MIGRATIONS, *conversations.MIGRATIONS]
 
 
 async def open_database(settings: Settings) -> Database:
@@ -172,3 +188,164 @@ async def build_suggester(
     """Just the suggester (the knowledge base is not watched)."""
     live = await build_knowledge(settings, kb_dir=kb_dir, embedders=embedders, cache=cache, db=db)
     return live.suggester
+
+
+# --- the Telegram bot (issue 4) ---------------------------------------------------------
+
+
+class ConfiguredExperiments:
+    """`Experiments` from the config: arms by a stable hash of the user id.
+
+    When several experiments set the same knob, the first one in the config wins.
+    """
+
+    def __init__(self, experiments: Sequence[ExperimentSettings]) -> None:
+        self._experiments = list(experiments)
+
+    def treatment(self, user_id: int) -> Treatment:
+        """The user's arms and the overrides they bring."""
+        from supportbot.analytics.experiments import assign_arm
+
+        arms: dict[str, str] = {}
+        knobs: dict[str, Any] = {}
+        for experiment in self._experiments:
+            shares = {name: arm.share for name, arm in experiment.arms.items()}
+            chosen = assign_arm(user_id, experiment.name, shares)
+            arms[experiment.name] = chosen
+            for knob, value in experiment.arms[chosen].model_dump(exclude={"share"}).items():
+                if value is not None:
+                    knobs.setdefault(knob, value)
+        return Treatment(arms=arms, overrides=Overrides(**knobs))
+
+
+def build_conversation(
+    settings: Settings,
+    *,
+    suggester: Suggester,
+    repository: ConversationRepository,
+    handoff: HandoffPort,
+    events: EventLog,
+) -> Conversation:
+    """The conversation engine over the given ports, with the configured knobs."""
+    from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
+
+    return Conversation(
+        suggester=suggester,
+        repository=repository,
+        handoff=handoff,
+        events=events,
+        intents=FuzzyIntentMatcher(),
+        duplicates=FuzzyDuplicateDetector(),
+        experiments=ConfiguredExperiments(settings.experiments),
+        params=EngineParams(
+            default_lang=Lang(settings.telegram.default_language),
+            duplicate_window_s=settings.telegram.duplicate_window_s,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BotApp:
+    """Everything the runner needs: the bot, its dispatcher and the services behind them."""
+
+    bot: Bot
+    dispatcher: Dispatcher
+    conversation: Conversation
+    in_flight: InFlight
+    texts: Texts
+
+
+def build_bot_app(
+    settings: Settings,
+    *,
+    suggester: Suggester,
+    db: Database,
+    events: EventLog,
+    handoff: HandoffPort | None = None,
+    relay: MessageRelay | None = None,
+    extra_routers: Sequence[Router] = (),
+) -> BotApp:
+    """The Telegram bot over the suggester. Until the desk is wired, handoffs are recorded
+    by `RecordingHandoff` (users are told no operator is available).
+
+    The desk plugs in here: its `HandoffPort`, its `MessageRelay` and its staff router.
+    """
+    token = settings.telegram.token
+    if token is None:
+        raise ConfigError(
+            "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
+        )
+    conversation = build_conversation(
+        settings,
+        suggester=suggester,
+        repository=SqliteConversationRepository(db),
+        handoff=handoff or RecordingHandoff(),
+        events=events,
+    )
+    texts = Texts.load()
+    bot = build_bot(
+        token.get_secret_value(), settings.telegram.api_base, on_blocked=conversation.mark_blocked
+    )
+    flood = settings.telegram.flood
+    in_flight = InFlight()
+    dispatcher = build_dispatcher(
+        conversation=conversation,
+        texts=texts,
+        flood=FloodControl(flood.messages, flood.per_seconds),
+        relay=relay,
+        extra_routers=extra_routers,
+        in_flight=in_flight,
+    )
+    return BotApp(bot, dispatcher, conversation, in_flight, texts)
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """`supportbot run`: serve the knowledge base on Telegram until SIGTERM / Ctrl-C."""
+    from supportbot.storage.events import SqliteEventLog
+
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    db = await Database.open(settings.storage.database, all_migrations())
+    try:
+        live = await build_knowledge(settings, db=db)
+        app = build_bot_app(settings, suggester=live.suggester, db=db, events=SqliteEventLog(db))
+        me = await app.bot.get_me()
+        logger.info(
+            "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s",
+            me.username,
+            me.id,
+            live.root,
+            len(live.kb.articles),
+            settings.telegram.mode,
+        )
+        await register_commands(app.bot, app.texts)
+        async with asyncio.TaskGroup() as tasks:
+            if settings.knowledge_base.watch:
+                tasks.create_task(
+                    live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)
+                )
+            try:
+                await _serve(settings, app, stop)
+            finally:
+                stop.set()  # the watcher stops with the bot
+    finally:
+        await db.close()
+    logger.info("Stopped cleanly")
+
+
+async def _serve(settings: Settings, app: BotApp, stop: asyncio.Event) -> None:
+    telegram = settings.telegram
+    if telegram.mode == "polling":
+        await run_polling(app.bot, app.dispatcher, app.in_flight, stop)
+        return
+    hook = telegram.webhook
+    if not hook.url:
+        raise ConfigError("telegram.webhook.url is required in webhook mode")
+    options = WebhookOptions(
+        url=hook.url,
+        path=hook.path,
+        host=hook.host,
+        port=hook.port,
+        secret=hook.secret.get_secret_value() if hook.secret else None,
+    )
+    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -24,6 +26,26 @@ class Database:
     def __init__(self, connection: aiosqlite.Connection, path: Path | str) -> None:
         self.connection = connection
         self.path = path
+        # Every repository shares this connection: a commit by one would also commit
+        # another's half-done work, so writers take turns for whole transactions.
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self, *, immediate: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """One whole write transaction: committed on success, rolled back on any error.
+
+        `immediate=True` takes SQLite's write lock at the start (for read-then-write logic
+        such as allocating ids), so another process cannot slip in between.
+        """
+        async with self._write_lock:
+            if immediate:
+                await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+                await self.connection.commit()
+            except BaseException:
+                await self.connection.rollback()
+                raise
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration]) -> Database:

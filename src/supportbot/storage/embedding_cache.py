@@ -49,12 +49,12 @@ class SqliteEmbeddingCache:
         """Store vectors; an existing entry is kept (same hash means same text)."""
         if not items:
             return
-        await self._db.connection.executemany(
-            "INSERT OR IGNORE INTO embedding_cache (model_key, content_hash, vector) "
-            "VALUES (?, ?, ?)",
-            [(model_key, h, v) for h, v in items],
-        )
-        await self._db.connection.commit()
+        async with self._db.transaction() as connection:
+            await connection.executemany(
+                "INSERT OR IGNORE INTO embedding_cache (model_key, content_hash, vector) "
+                "VALUES (?, ?, ?)",
+                [(model_key, h, v) for h, v in items],
+            )
 
 
 class InMemoryEmbeddingCache:

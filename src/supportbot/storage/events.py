@@ -117,11 +117,8 @@ class SqliteEventLog:
         """Record events prepared by `encode_events` (which may run in another process)."""
         if not encoded.rows:
             return
-        conn = self._db.connection
-        if not conn.in_transaction:
-            # IMMEDIATE: ids are taken from max(id), so no other writer may slip in between.
-            await conn.execute("BEGIN IMMEDIATE")
-        try:
+        # IMMEDIATE: ids are taken from max(id), so no other writer may slip in between.
+        async with self._db.transaction(immediate=True) as conn:
             last_id = await self._scalar("SELECT coalesce(max(id), 0) FROM events")
             sealed = await self._scalar("SELECT coalesce(max(last_id), 0) FROM event_blocks")
             first_id = last_id + 1
@@ -140,10 +137,6 @@ class SqliteEventLog:
                     events = [_event(row) for row in tail]
                     for offset, block in await asyncio.to_thread(_pack_all, events):
                         await self._insert_block(sealed + 1 + offset, block)
-            await conn.commit()
-        except BaseException:
-            await conn.rollback()
-            raise
 
     async def _scalar(self, sql: str) -> int:
         async with self._db.connection.execute(sql) as cursor:

@@ -1,0 +1,1 @@
+"""The knowledge base: markdown articles with front matter, canned replies, watching."""

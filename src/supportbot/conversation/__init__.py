@@ -1,0 +1,1 @@
+"""The dialogue engine: suggest, walk through steps, hand off (channel-free, over ports)."""

@@ -1,0 +1,1 @@
+"""The Telegram adapter: routers, thin handlers, keyboards, texts (ru/en), rate limiting."""

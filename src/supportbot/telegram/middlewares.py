@@ -1,0 +1,195 @@
+"""Per-user flood control, in-flight update tracking, and Telegram's limits on outgoing calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import Message, TelegramObject
+
+from supportbot.conversation.engine import Conversation
+from supportbot.conversation.replies import UserInfo
+from supportbot.telegram.texts import Texts
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FloodVerdict:
+    """Whether a message may be handled; `notify` once per flood episode."""
+
+    allowed: bool
+    notify: bool = False
+    retry_after_s: float = 0.0
+
+
+class FloodControl:
+    """A sliding window per user: at most `messages` in `per_seconds`.
+
+    Over the limit, messages are not handled until the window has room again; the user is
+    told once per episode. Memory stays bounded: idle users are forgotten.
+    """
+
+    def __init__(
+        self,
+        messages: int,
+        per_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = messages
+        self._window = per_seconds
+        self._clock = clock
+        self._seen: dict[int, deque[float]] = {}
+        self._notified: set[int] = set()
+
+    def check(self, user_id: int) -> FloodVerdict:
+        """Count one message of `user_id` and say whether to handle it."""
+        now = self._clock()
+        seen = self._seen.setdefault(user_id, deque())
+        while seen and now - seen[0] >= self._window:
+            seen.popleft()
+        if len(seen) < self._limit:
+            seen.append(now)
+            self._notified.discard(user_id)
+            return FloodVerdict(True)
+        notify = user_id not in self._notified
+        self._notified.add(user_id)
+        return FloodVerdict(False, notify, self._window - (now - seen[0]))
+
+    def forget_idle(self) -> None:
+        """Drop users whose window is empty (called now and then)."""
+        now = self._clock()
+        for user_id in [u for u, s in self._seen.items() if not s or now - s[-1] >= self._window]:
+            del self._seen[user_id]
+            self._notified.discard(user_id)
+
+
+class FloodMiddleware(BaseMiddleware):
+    """Outer message middleware: a flooding user is slowed down with one notice."""
+
+    def __init__(self, flood: FloodControl) -> None:
+        self._flood = flood
+        self._checked = 0
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Message) or event.from_user is None:
+            return await handler(event, data)
+        verdict = self._flood.check(event.from_user.id)
+        self._checked += 1
+        if self._checked % 1000 == 0:
+            self._flood.forget_idle()
+        if verdict.allowed:
+            return await handler(event, data)
+        logger.info("flood: user %d slowed down", event.from_user.id)
+        if verdict.notify:
+            conversation: Conversation = data["conversation"]
+            texts: Texts = data["texts"]
+            user = UserInfo(event.from_user.id, language_code=event.from_user.language_code)
+            lang = await conversation.language(user)
+            seconds = max(1, round(verdict.retry_after_s))
+            await event.answer(texts.message(lang, "flood", seconds=seconds))
+        return None
+
+
+class InFlight:
+    """Counts updates being handled (error handling included), so shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.last_update_id: int | None = None
+
+    @contextmanager
+    def track(self, update_id: int) -> Iterator[None]:
+        """Count one update for the body of the `with`."""
+        self.last_update_id = max(self.last_update_id or 0, update_id)
+        self._active += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    @property
+    def active(self) -> int:
+        """Updates being handled right now."""
+        return self._active
+
+    async def drain(self, within_s: float) -> bool:
+        """Wait until nothing is in flight; False when `within_s` ran out first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+BlockedCallback = Callable[[int], Awaitable[None]]
+
+
+class TelegramLimits(BaseRequestMiddleware):
+    """Session middleware: waits out 429 and retries; reports 403 "blocked" and gives up.
+
+    Only the update whose call was limited waits; other users' handlers run on.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_blocked: BlockedCallback | None = None,
+        max_attempts: int = 4,
+        max_wait_s: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.on_blocked = on_blocked
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait_s
+        self._sleep = sleep
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        attempt = 1
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                if attempt >= self._max_attempts or error.retry_after > self._max_wait:
+                    raise
+                logger.warning(
+                    "429 on %s: retrying in %ss (attempt %d)",
+                    type(method).__name__,
+                    error.retry_after,
+                    attempt,
+                )
+                await self._sleep(error.retry_after)
+                attempt += 1
+            except TelegramForbiddenError:
+                chat_id = getattr(method, "chat_id", None)
+                # Positive chat ids are private chats, i.e. users; groups are the desk's.
+                if isinstance(chat_id, int) and chat_id > 0 and self.on_blocked is not None:
+                    logger.info("user %d blocked the bot", chat_id)
+                    await self.on_blocked(chat_id)
+                raise

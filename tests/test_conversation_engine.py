@@ -1,0 +1,150 @@
+"""The conversation engine alone: a state machine over in-memory ports, no Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fakes import ManualClock, ScriptedSuggester, make_conversation
+from supportbot.conversation.replies import Act, Press, Say, UserInfo, article_key
+from supportbot.conversation.state import Overrides, Treatment
+from supportbot.domain.errors import StaleCallbackError
+from supportbot.domain.events import EventKind, HandoffReason
+from supportbot.domain.handoff import HandoffState
+from supportbot.domain.models import Lang
+
+EN = UserInfo(1, "Ann", language_code="en")
+
+
+class _Arms:
+    def __init__(self, overrides: Overrides) -> None:
+        self._overrides = overrides
+
+    def treatment(self, user_id: int) -> Treatment:
+        return Treatment(arms={"exp": "b"}, overrides=self._overrides)
+
+
+async def test_engine_excludes_articles_already_shown_in_the_conversation() -> None:
+    suggester = ScriptedSuggester()
+    conversation, _, _ = make_conversation(suggester=suggester)
+    first = await conversation.handle_text(EN, "my card was declined")
+    assert first.messages[0].say is Say.ANSWER
+    second = await conversation.handle_text(EN, "card still not working at the shop")
+    assert second.messages[0].say is Say.SUGGEST
+    shown = {s.article_id for s in second.messages[0].suggestions}
+    assert "en/payments/card-declined" not in shown
+    assert suggester.calls[1][1] == ("en/payments/card-declined",)
+
+
+async def test_engine_answers_a_repeat_again_after_the_window() -> None:
+    clock = ManualClock()
+    conversation, _, _ = make_conversation(clock=clock)
+    await conversation.handle_text(EN, "my card was declined")
+    repeat = await conversation.handle_text(EN, "my card was declined")
+    assert [m.say for m in repeat.messages] == [Say.ALREADY_HANDLING]
+    clock.advance(600)
+    later = await conversation.handle_text(EN, "my card was declined")
+    assert later.messages[0].say is not Say.ALREADY_HANDLING
+
+
+async def test_engine_closes_an_idle_conversation_as_abandoned() -> None:
+    clock = ManualClock()
+    conversation, _, events = make_conversation(clock=clock)
+    first = await conversation.handle_text(EN, "my card was declined")
+    clock.advance(7 * 3600)
+    second = await conversation.handle_text(EN, "how do i reset my password")
+    assert second.conversation == first.conversation + 1
+    closed = [e for e in events._events if e.kind is EventKind.CONVERSATION_CLOSED]
+    assert [e.data["outcome"] for e in closed] == ["abandoned"]
+
+
+async def test_engine_records_events_with_arms_and_applies_overrides() -> None:
+    conversation, _, events = make_conversation(
+        experiments=_Arms(Overrides(step_by_step=False, max_suggestions=2))
+    )
+    reply = await conversation.handle_text(EN, "the app keeps crashing")
+    (answer,) = reply.messages
+    assert answer.inline_steps
+    assert Act.GUIDE not in [a.act for a in answer.actions]
+    assert all(e.arms == {"exp": "b"} for e in events._events)
+    kinds = [e.kind for e in events._events]
+    assert kinds == [
+        EventKind.MESSAGE_RECEIVED,
+        EventKind.DECISION,
+        EventKind.SUGGESTION_SHOWN,
+        EventKind.BOT_REPLY,
+    ]
+    decision = events._events[1]
+    assert decision.data["text"] == "the app keeps crashing"
+    assert decision.data["decision"] == "answer"
+
+
+async def test_engine_does_not_hand_off_an_unknown_question_mid_guide() -> None:
+    conversation, handoff, _ = make_conversation()
+    reply = await conversation.handle_text(EN, "the app keeps crashing")
+    await conversation.press(
+        EN, Press(Act.GUIDE, reply.conversation, article_key("en/app/reinstall"))
+    )
+    side = await conversation.handle_text(EN, "qwzx blorf teapot")
+    assert [m.say for m in side.messages] == [Say.NO_MORE_ARTICLES, Say.GUIDE_RESUME]
+    assert handoff.requests == []
+
+
+async def test_engine_typed_no_after_the_last_step_hands_off_with_the_step() -> None:
+    conversation, handoff, _ = make_conversation()
+    reply = await conversation.handle_text(EN, "forgot my password")
+    key = article_key("en/account/reset-password")
+    await conversation.press(EN, Press(Act.GUIDE, reply.conversation, key))
+    for step in (1, 2, 3):
+        await conversation.press(EN, Press(Act.STEP_DONE, reply.conversation, key, step))
+    final = await conversation.handle_text(EN, "нет")
+    assert final.messages[0].say is Say.HANDOFF
+    (request,) = handoff.requests
+    assert (request.reason, request.failed_step) == (HandoffReason.STEP_FAILED, 3)
+
+
+async def test_engine_button_of_a_removed_article_is_stale() -> None:
+    suggester = ScriptedSuggester()
+    conversation, _, _ = make_conversation(suggester=suggester)
+    reply = await conversation.handle_text(EN, "my card was declined")
+    suggester.remove("en/payments/card-declined")
+    with pytest.raises(StaleCallbackError):
+        await conversation.press(
+            EN, Press(Act.HELPED, reply.conversation, article_key("en/payments/card-declined"))
+        )
+
+
+async def test_engine_serialises_concurrent_messages_of_one_user() -> None:
+    conversation, _, _ = make_conversation(suggester=ScriptedSuggester(delay_s=0.05))
+    replies = await asyncio.gather(
+        conversation.handle_text(EN, "my card was declined"),
+        conversation.handle_text(EN, "how do i reset my password"),
+    )
+    assert {r.conversation for r in replies} == {1}
+
+
+async def test_engine_language_follows_telegram_until_switched() -> None:
+    conversation, _, _ = make_conversation()
+    ru = UserInfo(2, "Иван", language_code="ru")
+    assert (await conversation.start(ru)).lang is Lang.RU
+    assert (await conversation.start(UserInfo(3, language_code="de"))).lang is Lang.EN
+    assert (await conversation.set_language(ru)).lang is Lang.EN
+    assert (await conversation.start(ru)).lang is Lang.EN
+
+
+async def test_engine_queued_user_who_waits_keeps_the_ticket() -> None:
+    conversation, handoff, _ = make_conversation()
+    await conversation.ask_person(EN)
+    assert handoff.requests[0].reason is HandoffReason.USER_ASKED
+    offer = await conversation.handle_text(EN, "my card was declined")
+    assert offer.relay_ticket == 1
+    assert offer.messages[0].say is Say.WAITING_OFFER
+    key = article_key("en/payments/card-declined")
+    kept = await conversation.press(EN, Press(Act.KEEP_WAITING, offer.conversation, key))
+    assert [m.say for m in kept.messages] == [Say.KEEP_WAITING]
+    assert await handoff.open_ticket_id(1) == 1
+    handoff.close(1)  # the operator closed it: the next message starts afresh
+    fresh = await conversation.handle_text(EN, "forgot my password")
+    assert fresh.conversation == offer.conversation + 1
+    assert handoff.state is HandoffState.QUEUED

@@ -148,3 +148,12 @@ async def test_engine_queued_user_who_waits_keeps_the_ticket() -> None:
     fresh = await conversation.handle_text(EN, "forgot my password")
     assert fresh.conversation == offer.conversation + 1
     assert handoff.state is HandoffState.QUEUED
+
+
+async def test_engine_greeting_gets_a_prompt_not_a_ticket() -> None:
+    conversation, handoff, _ = make_conversation()
+    hello = await conversation.handle_text(EN, "hello")
+    thanks = await conversation.handle_text(EN, "thank you")
+    assert [m.say for m in hello.messages] == [Say.SMALL_TALK_HELLO]
+    assert [m.say for m in thanks.messages] == [Say.SMALL_TALK_THANKS]
+    assert handoff.requests == []

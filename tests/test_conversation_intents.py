@@ -26,6 +26,11 @@ from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatc
         ("yes", Intent.YES),
         ("нет", Intent.NO),
         ("не помогло", Intent.NO),
+        ("hello", Intent.GREETING),
+        ("Привет!", Intent.GREETING),
+        ("здраствуйте", Intent.GREETING),
+        ("спасибо большое", Intent.THANKS),
+        ("thanks!", Intent.THANKS),
     ],
 )
 def test_intents_recognise_phrases_with_typos(text: str, intent: Intent) -> None:
@@ -40,7 +45,7 @@ def test_intents_recognise_phrases_with_typos(text: str, intent: Intent) -> None
         "не приходит код подтверждения",
         "talk to my bank about a refund",
         "до",
-        "hello",
+        "hello my card was declined at the shop",
         "i talked to a human yesterday and they said my card is blocked for a week",
     ],
 )

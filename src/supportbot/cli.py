@@ -59,7 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "watchfiles"):
+    for noisy in (
+        "httpx",
+        "sentence_transformers",
+        "transformers",
+        "faiss",
+        "watchfiles",
+        "bm25s",
+        "aiogram.event",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:

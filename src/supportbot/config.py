@@ -44,10 +44,11 @@ class EncoderSettings(_Section):
 
     backend "sentence-transformers": `model` is a hub name or a local path (the packaged
     all-MiniLM-L6-v2 is used offline for its hub name). backend "use": Google's multilingual
-    Universal Sentence Encoder v3 (numpy, packaged), `model` is ignored.
+    Universal Sentence Encoder v3 (numpy, packaged), `model` is ignored. backend "hashing":
+    a tiny deterministic stand-in with no model at all (tests, smoke runs); not for users.
     """
 
-    backend: Literal["sentence-transformers", "use"] = "sentence-transformers"
+    backend: Literal["sentence-transformers", "use", "hashing"] = "sentence-transformers"
     model: str = PACKAGED_MINILM
     query_prefix: str = ""
     passage_prefix: str = ""

@@ -57,7 +57,8 @@ logger = logging.getLogger(__name__)
 
 _WAITING = frozenset({HandoffState.QUEUED, HandoffState.AFTER_HOURS})
 # Intents that legitimately repeat ("next", "next", ...): never treated as duplicates.
-_REPEATABLE = frozenset({Intent.NEXT, Intent.YES, Intent.NO})
+_REPEATABLE = frozenset({Intent.NEXT, Intent.YES, Intent.NO, Intent.GREETING, Intent.THANKS})
+_SMALL_TALK = {Intent.GREETING: Say.SMALL_TALK_HELLO, Intent.THANKS: Say.SMALL_TALK_THANKS}
 # Replies in which the bot itself answered (the first one is the first response time).
 _BOT_ANSWERS = frozenset(
     {Say.ANSWER, Say.SUGGEST, Say.STEP, Say.WAITING_OFFER, Say.ASK_SOLVED, Say.NO_MORE_ARTICLES}
@@ -275,6 +276,12 @@ class Conversation:
         if intent is Intent.PERSON:
             self._note(turn, Author.USER, text)
             await self._person(turn)
+            return
+        if intent in _SMALL_TALK and turn.state.phase not in {Phase.GUIDE, Phase.CONFIRM}:
+            # A greeting or a thank-you is not a question: answering it with a handoff would
+            # open an empty ticket for the operators.
+            self._note(turn, Author.USER, text)
+            turn.say(Outgoing(_SMALL_TALK[intent]))
             return
         if turn.state.phase is Phase.GUIDE and intent is Intent.NEXT:
             guide = turn.state.guide

@@ -43,6 +43,8 @@ class Intent(enum.StrEnum):
     NEXT = "next"  # "next", "далее": continue the guide
     YES = "yes"
     NO = "no"
+    GREETING = "greeting"  # "hi", "привет": small talk, not a question for anyone
+    THANKS = "thanks"  # "thanks", "спасибо": small talk after an answer
 
 
 class IntentMatcher(Protocol):

@@ -30,6 +30,8 @@ class Say(enum.StrEnum):
     GUIDE_RESUME = "guide_resume"  # a question answered mid-guide: how to go on
     DESCRIBE_IN_WORDS = "describe_in_words"  # media without a caption
     EMPTY = "empty"  # a message with nothing to go on
+    SMALL_TALK_HELLO = "small_talk_hello"  # "hi": ask what happened; nobody is bothered yet
+    SMALL_TALK_THANKS = "small_talk_thanks"  # "thanks": you're welcome, anything else?
 
 
 class Act(enum.StrEnum):

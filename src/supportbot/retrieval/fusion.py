@@ -129,7 +129,8 @@ def auroc(positives: Matrix, negatives: Matrix) -> float:
 def _reciprocal_ranks(fused: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
     gold_scores = fused[np.arange(len(gold)), gold]
     better = (fused > gold_scores[:, None]).sum(axis=1)
-    return 1.0 / (1.0 + better)
+    ranks: Matrix = 1.0 / (1.0 + better)
+    return ranks
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ _BUDGET = TELEGRAM_LIMIT - 64
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+# A link to another article ([text](en/account/reset-password)): the text stays, the id goes.
+_ARTICLE_LINK = re.compile(r"\[([^\]\n]+)\]\((?!https?://)[^)\s]+\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 
@@ -43,6 +45,7 @@ def markdown_to_html(text: str) -> str:
     out = html.escape(text.strip(), quote=False)
     out = _HEADING.sub(r"<b>\1</b>", out)
     out = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', out)
+    out = _ARTICLE_LINK.sub(r"«\1»", out)
     out = _CODE.sub(r"<code>\1</code>", out)
     return _BOLD.sub(r"<b>\1</b>", out)
 

@@ -47,8 +47,7 @@ class FusionModel:
     """Fitted fusion parameters for one knowledge base."""
 
     signals: tuple[str, ...]
-    lo: tuple[float, ...]
-    hi: tuple[float, ...]
+    scales: Mapping[str, tuple[tuple[float, ...], tuple[float, ...]]]  # lang -> (lo, hi)
     weights: Mapping[str, tuple[float, ...]]
     calibration: tuple[float, float, float] = DEFAULT_CALIBRATION
     fitted_on: int = 0
@@ -60,8 +59,7 @@ class FusionModel:
         scales = [DEFAULT_SCALES.get(name, (0.3, 0.7)) for name in signals]
         return cls(
             signals=tuple(signals),
-            lo=tuple(s[0] for s in scales),
-            hi=tuple(s[1] for s in scales),
+            scales={ANY_LANG: (tuple(s[0] for s in scales), tuple(s[1] for s in scales))},
             weights={ANY_LANG: tuple(1.0 for _ in signals)},
         )
 
@@ -69,15 +67,21 @@ class FusionModel:
         """The weight vector for a language (falls back to the all-language fit)."""
         return np.asarray(self.weights.get(lang, self.weights[ANY_LANG]), dtype=np.float64)
 
-    def normalise(self, raw: Matrix) -> Matrix:
-        """Put raw scores (signals x ...) on the fitted 0 = wrong / 1 = right scale."""
-        lo = np.asarray(self.lo, dtype=np.float64).reshape((-1,) + (1,) * (raw.ndim - 1))
-        hi = np.asarray(self.hi, dtype=np.float64).reshape((-1,) + (1,) * (raw.ndim - 1))
+    def normalise(self, raw: Matrix, lang: str = ANY_LANG) -> Matrix:
+        """Put raw scores (signals x ...) on the fitted 0 = wrong / 1 = right scale.
+
+        Scales are per language: an English-only model rates all Russian texts alike, so
+        its "right" and "wrong" levels differ between the languages.
+        """
+        lo_values, hi_values = self.scales.get(lang, self.scales[ANY_LANG])
+        shape = (-1,) + (1,) * (raw.ndim - 1)
+        lo = np.asarray(lo_values, dtype=np.float64).reshape(shape)
+        hi = np.asarray(hi_values, dtype=np.float64).reshape(shape)
         return (raw - lo) / (hi - lo)
 
     def fuse(self, raw: Matrix, lang: str) -> Matrix:
         """Fused score of raw signal scores (signals x ...) for a message in `lang`."""
-        return combine(self.normalise(raw), self.weights_for(lang))
+        return combine(self.normalise(raw, lang), self.weights_for(lang))
 
     def confidence(self, top: Matrix | float, margin: Matrix | float) -> Matrix:
         """Probability that the top article is right, from its fused score and margin."""
@@ -149,22 +153,28 @@ class HeldOut:
 
 
 def _fit_scales(held: HeldOut, signals: Sequence[str]) -> tuple[list[float], list[float]]:
+    """Per signal: lo = what a typical wrong article scores, hi = what the right one scores.
+
+    Medians over all wrong articles (not only the best wrong one) keep the spread honest:
+    for a weak signal the best wrong article scores almost like the right one, and a scale
+    built on that gap would blow its noise up instead of damping it.
+    """
     lo: list[float] = []
     hi: list[float] = []
     rows = np.arange(len(held.gold))
     for i, name in enumerate(signals):
-        scores = np.where(held.allowed, held.inscope[i], -np.inf)
+        scores = np.where(held.allowed, held.inscope[i], np.nan)
         positive = scores[rows, held.gold]
         wrong = scores.copy()
-        wrong[rows, held.gold] = -np.inf
-        best_wrong = wrong.max(axis=1)
-        finite = np.isfinite(best_wrong) & np.isfinite(positive)
+        wrong[rows, held.gold] = np.nan
+        typical_wrong = np.nanmedian(wrong, axis=1)
+        finite = np.isfinite(typical_wrong) & np.isfinite(positive)
         if finite.sum() < 5:
             default = DEFAULT_SCALES.get(name, (0.3, 0.7))
             lo.append(default[0])
             hi.append(default[1])
             continue
-        low = float(np.median(best_wrong[finite]))
+        low = float(np.median(typical_wrong[finite]))
         high = float(np.median(positive[finite]))
         lo.append(low)
         hi.append(max(high, low + MIN_SPREAD))
@@ -210,6 +220,26 @@ def _fit_weights(normalised: Matrix, negatives: Matrix, gold: npt.NDArray[np.int
     return weights
 
 
+BAGS = 8
+
+
+def _bagged_weights(normalised: Matrix, negatives: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
+    """Weights averaged over fits on bootstrap resamples of the held-out queries.
+
+    A knowledge base has a few hundred questions at most; a single fit on them picks
+    all-or-nothing weights that ride on a handful of queries. Averaging fits on resamples
+    keeps a signal that helps often, at a weight that says how often.
+    """
+    rng = np.random.default_rng(7)
+    n = len(gold)
+    total = np.zeros(normalised.shape[0])
+    for _ in range(BAGS):
+        sample = rng.integers(0, n, n)
+        weights = _fit_weights(normalised[:, sample], negatives[:, sample], gold[sample])
+        total += weights / max(float(weights.max()), 1e-9)
+    return total / BAGS
+
+
 def _fit_logistic(
     features: Matrix, labels: Matrix, sample_weight: Matrix, l2: float = 1e-2
 ) -> tuple[float, float, float]:
@@ -228,55 +258,58 @@ def _fit_logistic(
 
 
 def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = True) -> FusionModel:
-    """Fit scales, per-language weights and the confidence calibration on held-out queries."""
+    """Fit per-language scales and weights, then the confidence calibration, on held-out
+    queries."""
     n_queries = len(held.gold)
     if n_queries < 10:
         logger.info("Only %d held-out questions: using default fusion parameters", n_queries)
         return FusionModel.default(signals)
-    lo, hi = _fit_scales(held, signals)
-    model = FusionModel(signals=tuple(signals), lo=tuple(lo), hi=tuple(hi), weights={})
-    masked = np.where(held.allowed[None], held.inscope, -np.inf)
-    normalised = np.where(np.isfinite(masked), model.normalise(masked), -10.0)
     rows = np.arange(n_queries)
-    # Leave-article-out: the right article disappears, so the best remaining one is wrong.
-    negatives = normalised.copy()
-    negatives[:, rows, held.gold] = -10.0
-
     langs = np.asarray(held.lang)
+    masked = np.where(held.allowed[None], held.inscope, -np.inf)
+    scales: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     weights: dict[str, tuple[float, ...]] = {}
     groups: list[tuple[str, npt.NDArray[np.bool_]]] = [(ANY_LANG, np.ones(n_queries, bool))]
     groups += [(lang, langs == lang) for lang in sorted(set(held.lang))]
     for key, mask in groups:
         if key != ANY_LANG and mask.sum() < 40:
             continue
+        part = HeldOut(
+            held.inscope[:, mask], held.gold[mask], list(langs[mask]), held.allowed[mask]
+        )
+        lo, hi = _fit_scales(part, signals)
+        scales[key] = (tuple(lo), tuple(hi))
+        model = FusionModel(signals=tuple(signals), scales={ANY_LANG: scales[key]}, weights={})
+        normalised = _normalised(model, masked[:, mask])
+        negatives = _leave_article_out(normalised, held.gold[mask])
         if fit_weights:
-            chosen = _fit_weights(normalised[:, mask], negatives[:, mask], held.gold[mask])
+            chosen = _bagged_weights(normalised, negatives, held.gold[mask])
         else:
             chosen = np.ones(len(signals))
         weights[key] = tuple(float(v) for v in chosen)
 
+    fitted = FusionModel(
+        signals=tuple(signals), scales=scales, weights=weights, fitted_on=n_queries
+    )
     # Calibration: in-scope tops labelled by correctness, leave-article-out tops as wrong.
-    features: list[Matrix] = []
-    labels: list[Matrix] = []
-    sample_weight: list[Matrix] = []
+    features = np.zeros((2 * n_queries, 2))
+    labels = np.zeros(2 * n_queries)
     for i in range(n_queries):
-        w = np.asarray(weights.get(str(langs[i]), weights[ANY_LANG]))
-        for matrix, inscope in ((normalised, True), (negatives, False)):
-            fused = combine(matrix[:, i : i + 1], w)
-            top, margin, best = top_and_margin(fused)
-            features.append(np.array([top[0], margin[0]]))
-            labels.append(np.array(float(inscope and best[0] == held.gold[i])))
-            sample_weight.append(np.array(1.0))
-    x = np.vstack(features)
-    y = np.asarray(labels, dtype=np.float64)
-    sw = np.asarray(sample_weight, dtype=np.float64)
-    calibration = _fit_logistic(x, y, sw)
+        lang = str(langs[i])
+        normalised = _normalised(fitted, masked[:, i : i + 1], lang)
+        negatives = _leave_article_out(normalised, held.gold[i : i + 1])
+        w = fitted.weights_for(lang)
+        for j, matrix in enumerate((normalised, negatives)):
+            top, margin, best = top_and_margin(combine(matrix, w))
+            features[2 * i + j] = (top[0], margin[0])
+            labels[2 * i + j] = float(j == 0 and best[0] == held.gold[i])
+    calibration = _fit_logistic(features, labels, np.ones(len(labels)))
     if calibration[0] <= 0:
         calibration = DEFAULT_CALIBRATION
+    del rows
     fitted = FusionModel(
         signals=tuple(signals),
-        lo=tuple(lo),
-        hi=tuple(hi),
+        scales=scales,
         weights=weights,
         calibration=calibration,
         fitted_on=n_queries,
@@ -288,3 +321,16 @@ def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = Tru
         tuple(round(c, 2) for c in calibration),
     )
     return fitted
+
+
+def _normalised(model: FusionModel, masked: Matrix, lang: str = ANY_LANG) -> Matrix:
+    """Normalised scores with disallowed articles (masked as -inf) pushed far down."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(masked), model.normalise(masked, lang), -10.0)
+
+
+def _leave_article_out(normalised: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
+    """The same queries with their right article removed: the best remaining one is wrong."""
+    negatives = normalised.copy()
+    negatives[:, np.arange(len(gold)), gold] = -10.0
+    return negatives

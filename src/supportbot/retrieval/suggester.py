@@ -47,8 +47,8 @@ BEST_WEIGHT = 0.6
 class SuggesterParams:
     """The decision knobs (from config; A/B experiments override them per call)."""
 
-    answer_threshold: float = 0.70
-    suggest_threshold: float = 0.30
+    answer_threshold: float = 0.60
+    suggest_threshold: float = 0.20
     max_suggestions: int = 3
     top_k: int = 40
     lexical: bool = True
@@ -515,7 +515,7 @@ class HybridSuggester:
         start = int(snap.starts[article])
         end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
         weights = snap.model.weights_for(ANY_LANG)
-        normalised = snap.model.normalise(chunk_scores[:, start:end])
+        normalised = snap.model.normalise(chunk_scores[:, start:end], ANY_LANG)
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
         return snap.chunks[start + best].text[:120]
 

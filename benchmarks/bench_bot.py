@@ -115,9 +115,7 @@ async def _bench(args: argparse.Namespace) -> None:
     )
     # One connection shared by two writers: their writes take one lock (as app.py wires it).
     repository: ConversationRepository = (
-        InMemoryConversationRepository()
-        if args.memory
-        else SqliteConversationRepository(db)
+        InMemoryConversationRepository() if args.memory else SqliteConversationRepository(db)
     )
     conversation = Conversation(
         suggester=suggester,

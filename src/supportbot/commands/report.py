@@ -58,7 +58,8 @@ def register(subparsers: Any, name: str) -> None:
         "--gaps-embedder",
         choices=["config", "hashing", "none"],
         default="config",
-        help="embedder for content-gap themes: the first configured encoder (default), the "
+        help="embedder for content-gap themes: a configured encoder (default; the multilingual "
+        "one when there is one), the "
         "fast hashing one, or none to skip the clustering",
     )
     parser.set_defaults(handler=run)
@@ -69,7 +70,10 @@ def _load_embedder(settings: Settings, choice: str) -> Any:
 
     embedder: Any = HashingEmbedder()
     if choice == "config" and settings.retrieval.encoders:
-        enc = settings.retrieval.encoders[0]
+        # Themes should group Russian and English messages on one topic: prefer the
+        # multilingual encoder when one is configured (it is also the fastest).
+        encoders = settings.retrieval.encoders
+        enc = next((e for e in encoders if e.backend == "use"), encoders[0])
         try:
             embedder = create_embedder(
                 enc.backend,

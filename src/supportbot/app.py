@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher, Router
 
+from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
 from supportbot.conversation.engine import Conversation, EngineParams
 from supportbot.conversation.handoff import RecordingHandoff
@@ -31,6 +33,7 @@ from supportbot.storage.embedding_cache import SqliteEmbeddingCache
 from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
+from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
 from supportbot.telegram.texts import Texts
 from supportbot.telegram.user import MessageRelay
 
@@ -308,7 +311,18 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     db = await Database.open(settings.storage.database, all_migrations())
     try:
         live = await build_knowledge(settings, db=db)
-        app = build_bot_app(settings, suggester=live.suggester, db=db, events=SqliteEventLog(db))
+        events = SqliteEventLog(db)
+        staff_chat = settings.desk.staff_chat_id
+        app = build_bot_app(
+            settings,
+            suggester=live.suggester,
+            db=db,
+            events=events,
+            extra_routers=[get_stats_router(staff_chat)] if staff_chat is not None else [],
+        )
+        stats = StatsService(events, ZoneInfo(settings.analytics.timezone))
+        app.dispatcher["stats"] = stats
+        app.dispatcher["staff_lang"] = settings.desk.language
         me = await app.bot.get_me()
         logger.info(
             "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s",
@@ -320,6 +334,19 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
         )
         await register_commands(app.bot, app.texts)
         async with asyncio.TaskGroup() as tasks:
+            if staff_chat is not None and settings.analytics.weekly_summary:
+                tasks.create_task(
+                    post_weekly_summaries(
+                        app.bot,
+                        staff_chat,
+                        stats,
+                        lang=settings.desk.language,
+                        weekday=settings.analytics.weekly_summary_weekday,
+                        at=settings.analytics.weekly_summary_time,
+                        tz=ZoneInfo(settings.analytics.timezone),
+                        stop=stop,
+                    )
+                )
             if settings.knowledge_base.watch:
                 tasks.create_task(
                     live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)

@@ -8,7 +8,9 @@ import html
 import io
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supportbot.analytics.report import Report, report_to_dict
 from supportbot.analytics.texts import text
@@ -207,8 +209,9 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
 
 def _period_line(report: Report, lang: str) -> str:
     return (
-        f"{text(lang, 'period')}: {report.since.isoformat()} — {report.until.isoformat()} "
-        f"({report.timezone}); {text(lang, 'previous')}: {report.previous.since.isoformat()}"
+        f"{text(lang, 'period')}: {_when(report.since, report.timezone)} — "
+        f"{_when(report.until, report.timezone)} ({report.timezone}); "
+        f"{text(lang, 'previous')}: {_when(report.previous.since, report.timezone)}"
     )
 
 
@@ -344,3 +347,12 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _when(moment: datetime, timezone: str) -> str:
+    """A period boundary as a lead reads it: local date and minute."""
+    try:
+        local = moment.astimezone(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = moment
+    return local.strftime("%Y-%m-%d %H:%M")

@@ -76,6 +76,8 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(get_dim() or 0)
         self.key = f"st:{model}:{query_prefix}:{passage_prefix}"
+        # Queries and passages go through the model alike unless their prefixes differ.
+        self.symmetric = query_prefix == passage_prefix
         self.name = "minilm" if location != model or "minilm" in model.lower() else "st"
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
@@ -119,6 +121,7 @@ class UseEmbedder:
         self._model.encode(["warm up"])
         self.dim = 512
         self.key = "use:multilingual-v3"
+        self.symmetric = True
         self.name = "use"
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
@@ -143,6 +146,7 @@ class HashingEmbedder:
     def __init__(self, dim: int = 256, name: str = "hashing") -> None:
         self.dim = dim
         self.key = f"hashing:{dim}:{name}"
+        self.symmetric = True
         self.name = name
         self.calls = 0
         self.texts_embedded = 0

@@ -292,8 +292,13 @@ class HybridSuggester:
         if not candidates:
             return HeldOut(inscope, np.zeros(0, np.int64), [], np.ones((0, 0), bool))
         texts = [snap.chunks[i].text for i in candidates]
+        # A symmetric encoder embeds a question as a query exactly as it did as a passage:
+        # reuse those (cached) vectors instead of embedding every question again.
         query_vectors = [
-            np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32) for d in snap.dense
+            d.vectors[candidates]
+            if getattr(d.embedder, "symmetric", False)
+            else np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32)
+            for d in snap.dense
         ]
         for q, chunk_row in enumerate(candidates):
             scores = self._chunk_scores(snap, texts[q], [v[q] for v in query_vectors])

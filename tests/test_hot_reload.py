@@ -1,0 +1,106 @@
+"""Hot reload: the running suggester follows edits to the knowledge base files."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from supportbot.app import LiveKnowledge
+from supportbot.retrieval.embedders import HashingEmbedder
+from supportbot.retrieval.suggester import SuggesterParams
+from supportbot.storage.embedding_cache import InMemoryEmbeddingCache
+
+CARD = """---
+title: Card payment declined
+questions:
+  - my card was declined
+  - payment fails with my visa
+---
+Your bank may decline a payment. Call the bank.
+"""
+PROFILE = """---
+title: Delete your profile
+questions:
+  - how to delete my account
+  - remove my profile forever
+---
+Open Settings > Profile > Delete.
+"""
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> tuple[LiveKnowledge, HashingEmbedder, Path]:
+    root = tmp_path / "kb"
+    (root / "en").mkdir(parents=True)
+    (root / "en" / "card.md").write_text(CARD, encoding="utf-8")
+    (root / "en" / "profile.md").write_text(PROFILE, encoding="utf-8")
+    embedder = HashingEmbedder()
+    knowledge = await LiveKnowledge.load(
+        root, [embedder], InMemoryEmbeddingCache(), SuggesterParams()
+    )
+    return knowledge, embedder, root
+
+
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll until `check` holds (the watcher reloads in the background), at most 10 s."""
+    async with asyncio.timeout(10):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_hot_reload_serves_an_edited_article(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, _, root = live
+    stop = asyncio.Event()
+
+    async def renamed() -> bool:
+        article = knowledge.suggester.article("en/card")
+        return article is not None and article.title == "Card payment refused"
+
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(knowledge.watch(debounce_ms=100, stop_event=stop))
+        await asyncio.sleep(0.3)  # the watcher subscribes to the directory
+        edited = CARD.replace("Card payment declined", "Card payment refused")
+        (root / "en" / "card.md").write_text(edited, encoding="utf-8")
+        await _until(renamed)
+        decision = await knowledge.suggester.decide("card payment refused")
+        assert decision.best is not None
+        assert decision.best.title == "Card payment refused"
+        stop.set()
+
+
+async def test_hot_reload_keeps_the_last_good_version_of_a_broken_file(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, _, root = live
+    (root / "en" / "card.md").write_text("---\ntitle: [unclosed\n---\nbody", encoding="utf-8")
+    (root / "en" / "new.md").write_text(
+        "---\ntitle: Ads rejected\nquestions: [why was my ad rejected]\n---\nRules.",
+        encoding="utf-8",
+    )
+    await knowledge.reload()
+    card = knowledge.suggester.article("en/card")
+    assert card is not None
+    assert card.title == "Card payment declined"  # the last good version stays served
+    assert knowledge.suggester.article("en/new") is not None
+    assert any(p.code == "kept-last-good" for p in knowledge.kb.problems)
+
+
+async def test_reload_without_changes_embeds_nothing(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, embedder, root = live
+    before = embedder.texts_embedded
+    await knowledge.reload()
+    assert embedder.texts_embedded == before
+    (root / "en" / "profile.md").write_text(
+        PROFILE.replace("remove my profile forever", "erase my page"), encoding="utf-8"
+    )
+    await knowledge.reload()
+    assert embedder.texts_embedded == before + 1  # only the changed question

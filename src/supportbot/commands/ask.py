@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -63,4 +64,7 @@ async def _ask(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handle `supportbot ask`."""
+    if not args.verbose:
+        # Every decision is logged for threshold tuning; here the report already shows them.
+        logging.getLogger("supportbot.retrieval").setLevel(logging.WARNING)
     return asyncio.run(_ask(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,4 +249,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handle `supportbot eval`."""
+    if not args.verbose:
+        # Every decision is logged for threshold tuning; here the report already shows them.
+        logging.getLogger("supportbot.retrieval").setLevel(logging.WARNING)
     return asyncio.run(_run(args))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from supportbot.domain.models import (
     Article,
@@ -177,7 +179,7 @@ class HybridSuggester:
         )
         if missing:
             texts = [text for _, text in missing]
-            fresh = await asyncio.to_thread(embedder.embed, texts, query=False)
+            fresh = await asyncio.to_thread(_embed_with_progress, embedder, texts)
             self.embedded_texts += len(texts)
             items = [
                 (h, np.asarray(v, dtype=np.float32).tobytes())
@@ -523,6 +525,23 @@ class HybridSuggester:
         normalised = snap.model.normalise(chunk_scores[:, start:end], ANY_LANG)
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
         return snap.chunks[start + best].text[:120]
+
+
+PROGRESS_BATCH = 256
+
+
+def _embed_with_progress(embedder: Embedder, texts: list[str]) -> Vectors:
+    """Embed passages in batches, with a progress bar when a person watches a terminal."""
+    show = len(texts) > PROGRESS_BATCH and sys.stderr.isatty()
+    parts = []
+    with tqdm(
+        total=len(texts), desc=f"embedding ({embedder.key})", unit="passage", disable=not show
+    ) as bar:
+        for start in range(0, len(texts), PROGRESS_BATCH):
+            batch = texts[start : start + PROGRESS_BATCH]
+            parts.append(np.asarray(embedder.embed(batch, query=False), dtype=np.float32))
+            bar.update(len(batch))
+    return np.vstack(parts)
 
 
 def _ms(started: float) -> float:

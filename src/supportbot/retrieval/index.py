@@ -33,7 +33,7 @@ class FaissVectorIndex:
         index: faiss.Index
         if self.size >= hnsw_threshold:
             index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
+            index.hnsw.efConstruction = 40
             index.hnsw.efSearch = 128
         else:
             index = faiss.IndexFlatIP(dim)

@@ -250,9 +250,7 @@ class HybridSuggester:
         rows: list[npt.NDArray[np.float32]] = [
             d.vectors @ q for d, q in zip(snap.dense, query_vectors, strict=True)
         ]
-        variants = [text]
-        if has_latin_only(text) and "ru" in snap.langs:
-            variants.append(detranslit(text))
+        variants = _variants(snap, text)
         for scorer in (snap.bm25, snap.char, snap.fuzzy):
             if scorer is not None:
                 rows.append(np.max([scorer.scores(v) for v in variants], axis=0))
@@ -487,7 +485,7 @@ class HybridSuggester:
         for dense, vector in zip(snap.dense, query_vectors, strict=True):
             rows, _ = dense.index.search(vector, self.params.top_k)
             found.update(int(snap.chunk_article[r]) for r in rows if r >= 0)
-        variants = [text, detranslit(text)] if has_latin_only(text) else [text]
+        variants = _variants(snap, text)
         for scorer in (snap.bm25, snap.char):
             if scorer is None:
                 continue
@@ -510,7 +508,7 @@ class HybridSuggester:
         rows = np.flatnonzero(mask)
         for i, (dense, vector) in enumerate(zip(snap.dense, query_vectors, strict=True)):
             full[i, rows] = dense.vectors[rows] @ vector
-        variants = [text, detranslit(text)] if has_latin_only(text) else [text]
+        variants = _variants(snap, text)
         i = len(snap.dense)
         for scorer in (snap.bm25, snap.char, snap.fuzzy):
             if scorer is not None:
@@ -525,6 +523,19 @@ class HybridSuggester:
         normalised = snap.model.normalise(chunk_scores[:, start:end], ANY_LANG)
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
         return snap.chunks[start + best].text[:120]
+
+
+def _variants(snap: Snapshot, text: str) -> list[str]:
+    """The message, plus its Cyrillic reading when it looks like Russian typed in Latin:
+    when the reading has more words the knowledge base knows than the Latin original."""
+    if not has_latin_only(text) or "ru" not in snap.langs:
+        return [text]
+    cyrillic = detranslit(text)
+    if snap.bm25 is None or "en" not in snap.langs or detect_lang(text) is Lang.RU:
+        return [text, cyrillic]
+    if snap.bm25.coverage(cyrillic) > snap.bm25.coverage(text):
+        return [text, cyrillic]
+    return [text]
 
 
 PROGRESS_BATCH = 256

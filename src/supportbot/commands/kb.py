@@ -3,44 +3,87 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from supportbot.config import load_settings
-from supportbot.domain.errors import KnowledgeBaseError
-from supportbot.domain.models import Problem, Severity
-from supportbot.knowledge.loader import load_knowledge_base
-from supportbot.knowledge.parser import parse_article
+from supportbot.config import Settings, load_settings
+from supportbot.domain.errors import ConfigError, KnowledgeBaseError
+from supportbot.domain.models import Article, Problem, Severity
+from supportbot.knowledge.loader import CANNED_FILES, KnowledgeBase, load_knowledge_base
+from supportbot.knowledge.parser import LANG_CODES, parse_article, parse_canned_replies
 from supportbot.retrieval.duplicates import find_near_duplicates
 from supportbot.retrieval.embedders import create_embedder
+
+
+def _similarity(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def register(subparsers: Any, name: str) -> None:
     """Add the `kb` subcommand group."""
     parser = subparsers.add_parser(name, help="check or preview the knowledge base")
     actions = parser.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
-    check = actions.add_parser("check", help="validate articles and report every problem")
-    check.add_argument("dir", nargs="?", type=Path, default=None, help="knowledge base dir")
-    check.add_argument(
-        "--no-embeddings", action="store_true", help="skip the near-duplicate check (fast)"
+    check = actions.add_parser(
+        "check",
+        help="validate every article and canned reply and report each problem",
+        description="Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.",
     )
     check.add_argument(
-        "--threshold", type=float, default=None, help="near-duplicate similarity (0..1)"
+        "dir", nargs="?", type=Path, default=None, help="knowledge base dir (default: config)"
+    )
+    check.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="skip the near-duplicate check, which loads the first configured encoder",
+    )
+    check.add_argument(
+        "--threshold",
+        type=_similarity,
+        default=None,
+        help="cosine similarity (0..1) from which two articles count as near-duplicates "
+        "(default: retrieval.near_duplicate_threshold)",
     )
     check.set_defaults(handler=run_check)
-    preview = actions.add_parser("preview", help="show how one article is parsed and sent")
+    preview = actions.add_parser(
+        "preview", help="show how one article (or canned replies file) is parsed and sent"
+    )
     preview.add_argument("file", type=Path)
+    preview.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="knowledge base root the file's id is relative to (default: guessed)",
+    )
     preview.set_defaults(handler=run_preview)
 
 
-def run_check(args: argparse.Namespace) -> int:
-    """Validate a knowledge base: exit 1 on errors, 0 with warnings only."""
-    settings = load_settings(args.config)
-    root: Path = args.dir or settings.knowledge_base.dir
-    kb = load_knowledge_base(root)
-    problems = list(kb.problems)
-    if not args.no_embeddings and kb.articles:
-        encoder = settings.retrieval.encoders[0]
+def _line(problem: Problem, shown_path: Path) -> str:
+    return (
+        f"{shown_path}:{problem.line}: {problem.severity.value}: {problem.message} "
+        f"[{problem.code}]"
+    )
+
+
+def near_duplicate_problems(
+    kb: KnowledgeBase, settings: Settings, threshold: float
+) -> list[Problem]:
+    """Warnings for pairs of same-language articles the first encoder finds near-identical."""
+    if len(kb.articles) < 2:
+        return []
+    if not settings.retrieval.encoders:
+        raise ConfigError(
+            "kb check: no encoder in retrieval.encoders for the near-duplicate check: "
+            "configure one or pass --no-embeddings"
+        )
+    # Near-duplicates in either language need a multilingual encoder: an English-only one
+    # rates unrelated Russian articles as alike. Use it when one is configured.
+    encoders = settings.retrieval.encoders
+    encoder = next((e for e in encoders if e.backend == "use"), encoders[0])
+    try:
         embedder = create_embedder(
             encoder.backend,
             encoder.model,
@@ -48,64 +91,131 @@ def run_check(args: argparse.Namespace) -> int:
             passage_prefix=encoder.passage_prefix,
             batch_size=encoder.batch_size,
         )
-        threshold = args.threshold or settings.retrieval.near_duplicate_threshold
-        for first, second, similarity in find_near_duplicates(
-            list(kb.articles.values()), embedder, threshold
-        ):
-            a, b = kb.articles[first], kb.articles[second]
-            problems.append(
-                Problem(
-                    a.source,
-                    1,
-                    Severity.WARNING,
-                    "near-duplicate",
-                    f"near-duplicate of {b.source} (similarity {similarity:.2f}): users will "
-                    "get both; merge them or make each one's title and questions distinct",
-                )
+    except (ImportError, OSError, ValueError, ConfigError) as exc:
+        reason = exc.user_message if isinstance(exc, ConfigError) else str(exc)
+        raise ConfigError(
+            f"kb check: cannot load the {encoder.backend} encoder for the near-duplicate "
+            f"check ({reason}); fix retrieval.encoders or pass --no-embeddings"
+        ) from exc
+    problems = []
+    for first, second, similarity in find_near_duplicates(
+        list(kb.articles.values()), embedder, threshold
+    ):
+        a, b = kb.articles[first], kb.articles[second]
+        problems.append(
+            Problem(
+                a.source,
+                1,
+                Severity.WARNING,
+                "near-duplicate",
+                f"{a.source} and {b.source} are near-duplicates (similarity "
+                f"{similarity:.2f} >= {threshold:.2f}): users would be offered both; merge "
+                "them into one article or make their titles and questions distinct",
             )
-    problems.sort(key=lambda p: (p.path, p.line, p.code))
-    for problem in problems:
-        print(
-            f"{root / problem.path}:{problem.line}: {problem.severity.value}: "
-            f"{problem.message} [{problem.code}]"
         )
+    return problems
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate a knowledge base: exit 1 on errors, 0 with warnings only."""
+    settings = load_settings(args.config)
+    root: Path = args.dir if args.dir is not None else settings.knowledge_base.dir
+    kb = load_knowledge_base(root)
+    problems = list(kb.problems)
+    if not args.no_embeddings:
+        threshold = (
+            args.threshold
+            if args.threshold is not None
+            else settings.retrieval.near_duplicate_threshold
+        )
+        problems += near_duplicate_problems(kb, settings, threshold)
+    problems.sort(key=lambda p: (p.path, p.line, p.severity, p.code))
+    for problem in problems:
+        print(_line(problem, root / problem.path))
     errors = sum(p.severity is Severity.ERROR for p in problems)
-    warnings = len(problems) - errors
+    if not kb.articles:
+        print(f"{root}: error: no articles found: add markdown files with front matter")
+        errors += 1
+    warnings = sum(p.severity is Severity.WARNING for p in problems)
+    # "N articles" even for one: scripts and CI logs grep this line.
     print(
         f"{len(kb.articles)} articles, {len(kb.canned)} canned replies: "
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     )
     return 1 if errors else 0
 
 
-def run_preview(args: argparse.Namespace) -> int:
-    """Show how one article file is parsed and how its steps will be sent."""
-    path: Path = args.file
-    if not path.is_file():
-        raise KnowledgeBaseError(f"File not found: {path}")
-    settings = load_settings(args.config)
-    root = settings.knowledge_base.dir
-    try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        rel = path.name
-    article, problems = parse_article(path.read_text(encoding="utf-8"), rel)
-    for problem in problems:
-        print(f"{path}:{problem.line}: {problem.severity.value}: {problem.message}")
-    if article is None:
-        return 1
+def _guess_root(path: Path, configured: Path) -> Path:
+    """The knowledge base root a file belongs to: the configured one, else above a ru/ or en/."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(configured.resolve()):
+        return configured.resolve()
+    for parent in resolved.parents:
+        if parent.name.lower() in LANG_CODES:
+            return parent.parent
+    return resolved.parent
+
+
+def _print_article(article: Article) -> None:
     print(f"id:        {article.id}")
     print(f"title:     {article.title}")
     print(f"language:  {article.lang.value}")
     print(f"category:  {article.category or '(none)'}")
     print(f"tags:      {', '.join(article.tags) or '(none)'}")
-    print("questions:")
+    print(f"links:     {', '.join(article.links) or '(none)'}")
+    print("questions:" if article.questions else "questions: (none)")
     for question in article.questions:
         print(f"  - {question}")
-    print("\n--- answer ---")
-    print(article.body)
+    print("\n--- answer (first message) ---")
+    print(article.body or "(no text before the steps)")
     if article.steps:
-        print(f"\n--- {len(article.steps)} steps, one message each ---")
+        print(f"\n--- {_plural(len(article.steps), 'step')}, one message each ---")
         for step in article.steps:
             print(f"\n[step {step.number}/{len(article.steps)}]\n{step.text}")
+
+
+def _print_problems(problems: Sequence[Problem], path: Path) -> None:
+    if problems:
+        print("\n--- problems ---")
+    for problem in problems:
+        print(_line(problem, path))
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    """Show how one file is parsed: the article's fields, its answer and each step message."""
+    path: Path = args.file
+    if not path.is_file():
+        raise KnowledgeBaseError(f"File not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise KnowledgeBaseError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise KnowledgeBaseError(f"{path} is not UTF-8 text: save it as UTF-8") from exc
+    root = (
+        args.root
+        if args.root is not None
+        else _guess_root(path, load_settings(args.config).knowledge_base.dir)
+    )
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        rel = path.name
+    if path.name.lower() in CANNED_FILES:
+        replies, problems = parse_canned_replies(text, rel)
+        for reply in replies:
+            tags = f" [{', '.join(reply.tags)}]" if reply.tags else ""
+            print(f"--- {reply.id} ({reply.lang.value}): {reply.title}{tags} ---\n{reply.text}\n")
+        print(f"{len(replies)} canned {'reply' if len(replies) == 1 else 'replies'}")
+    else:
+        article, problems = parse_article(text, rel)
+        if article is not None:
+            _print_article(article)
+        else:
+            print(f"{rel}: not served: fix the errors below")
+    _print_problems(problems, path)
     return 1 if any(p.severity is Severity.ERROR for p in problems) else 0

@@ -5,18 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from watchfiles import Change, awatch
 
+from supportbot.knowledge.loader import is_skipped
+
 logger = logging.getLogger(__name__)
 
-_WATCHED = (".md", ".yaml", ".yml")
+WATCHED_SUFFIXES = (".md", ".yaml", ".yml")
 
 
-def _relevant(change: Change, path: str) -> bool:
-    del change
-    return path.lower().endswith(_WATCHED)
+def _filter_for(root: Path) -> Callable[[Change, str], bool]:
+    """Only files the loader reads: editor swap files, drafts and hidden files cause no reload."""
+    resolved = root.resolve()
+
+    def relevant(change: Change, path: str) -> bool:
+        del change  # added, modified and deleted files all change what is served
+        if not path.lower().endswith(WATCHED_SUFFIXES):
+            return False
+        try:
+            rel = PurePosixPath(Path(path).resolve().relative_to(resolved).as_posix())
+        except ValueError:
+            rel = PurePosixPath(Path(path).name)
+        return not is_skipped(rel)
+
+    return relevant
 
 
 async def watch_knowledge_base(
@@ -28,16 +42,18 @@ async def watch_knowledge_base(
 ) -> None:
     """Call `on_change` with the changed article files until `stop_event` is set.
 
-    Changes arriving within `debounce_ms` of each other are delivered together, so an
-    editor saving several files (or writing one in several steps) causes one reload.
-    A failing callback is logged and watching goes on.
+    Changes arriving close together (up to `debounce_ms` in all) are delivered in one call,
+    so an editor saving several files, or a `git pull`, causes one reload. A failing
+    callback is logged and watching goes on: the bot keeps serving what it had.
     """
     logger.info("Watching %s for changes", root)
     async for changes in awatch(
         root,
-        watch_filter=_relevant,
+        watch_filter=_filter_for(root),
         debounce=debounce_ms,
-        step=50,
+        # A quiet gap of `step` ms ends a batch early; a fraction of the debounce keeps
+        # a burst of writes (a checkout) together without delaying a single save long.
+        step=max(50, debounce_ms // 4),
         stop_event=stop_event,
         recursive=True,
     ):
@@ -45,4 +61,4 @@ async def watch_knowledge_base(
         try:
             await on_change(paths)
         except Exception:
-            logger.exception("Reloading the knowledge base failed; the previous one stays served")
+            logger.exception("Knowledge base change handler failed; still watching %s", root)

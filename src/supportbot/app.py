@@ -66,6 +66,17 @@ def build_embedders(encoders: Sequence[EncoderSettings]) -> list[Embedder]:
     ]
 
 
+def build_multilingual_embedder(encoders: Sequence[EncoderSettings]) -> Embedder:
+    """One encoder for comparing texts across languages (near-duplicates, content gaps):
+    the multilingual one when configured, else the first. Raises ConfigError or ValueError
+    when it cannot be loaded, and ValueError when none is configured."""
+    if not encoders:
+        raise ValueError("retrieval.encoders is empty")
+    # An English-only model rates unrelated Russian texts as alike.
+    chosen = next((e for e in encoders if e.backend == "use"), encoders[0])
+    return build_embedders([chosen])[0]
+
+
 def suggester_params(settings: Settings) -> SuggesterParams:
     """The suggester's knobs from the retrieval section."""
     r = settings.retrieval

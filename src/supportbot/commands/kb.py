@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from supportbot.app import build_multilingual_embedder
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.models import Article, Problem, Severity
 from supportbot.knowledge.loader import CANNED_FILES, KnowledgeBase, load_knowledge_base
 from supportbot.knowledge.parser import LANG_CODES, parse_article, parse_canned_replies
 from supportbot.retrieval.duplicates import find_near_duplicates
-from supportbot.retrieval.embedders import create_embedder
 
 
 def _similarity(text: str) -> float:
@@ -79,23 +79,13 @@ def near_duplicate_problems(
             "kb check: no encoder in retrieval.encoders for the near-duplicate check: "
             "configure one or pass --no-embeddings"
         )
-    # Near-duplicates in either language need a multilingual encoder: an English-only one
-    # rates unrelated Russian articles as alike. Use it when one is configured.
-    encoders = settings.retrieval.encoders
-    encoder = next((e for e in encoders if e.backend == "use"), encoders[0])
     try:
-        embedder = create_embedder(
-            encoder.backend,
-            encoder.model,
-            query_prefix=encoder.query_prefix,
-            passage_prefix=encoder.passage_prefix,
-            batch_size=encoder.batch_size,
-        )
+        embedder = build_multilingual_embedder(settings.retrieval.encoders)
     except (ImportError, OSError, ValueError, ConfigError) as exc:
         reason = exc.user_message if isinstance(exc, ConfigError) else str(exc)
         raise ConfigError(
-            f"kb check: cannot load the {encoder.backend} encoder for the near-duplicate "
-            f"check ({reason}); fix retrieval.encoders or pass --no-embeddings"
+            f"kb check: cannot load an encoder for the near-duplicate check ({reason}); "
+            "fix retrieval.encoders or pass --no-embeddings"
         ) from exc
     problems = []
     for first, second, similarity in find_near_duplicates(

@@ -66,25 +66,17 @@ def register(subparsers: Any, name: str) -> None:
 
 
 def _load_embedder(settings: Settings, choice: str) -> Any:
-    from supportbot.retrieval.embedders import HashingEmbedder, create_embedder
+    from supportbot.app import build_multilingual_embedder
+    from supportbot.retrieval.embedders import HashingEmbedder
 
-    embedder: Any = HashingEmbedder()
-    if choice == "config" and settings.retrieval.encoders:
-        # Themes should group Russian and English messages on one topic: prefer the
-        # multilingual encoder when one is configured (it is also the fastest).
-        encoders = settings.retrieval.encoders
-        enc = next((e for e in encoders if e.backend == "use"), encoders[0])
-        try:
-            embedder = create_embedder(
-                enc.backend,
-                enc.model,
-                query_prefix=enc.query_prefix,
-                passage_prefix=enc.passage_prefix,
-                batch_size=enc.batch_size,
-            )
-        except (ImportError, ConfigError, ValueError, OSError) as exc:
-            logger.warning("Encoder %s unavailable (%s); using the hashing embedder", enc, exc)
-    return embedder
+    if choice != "config":
+        return HashingEmbedder()
+    # Themes should group Russian and English messages on one topic.
+    try:
+        return build_multilingual_embedder(settings.retrieval.encoders)
+    except (ImportError, ConfigError, ValueError, OSError) as exc:
+        logger.warning("No encoder could be loaded (%s); using the hashing embedder", exc)
+        return HashingEmbedder()
 
 
 def _lazy_embed(pool: ThreadPoolExecutor, settings: Settings, choice: str) -> Embed | None:

@@ -1,0 +1,1 @@
+"""The operator desk: tickets, queue, assignment, working hours, canned replies, CSAT."""

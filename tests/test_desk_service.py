@@ -1,0 +1,483 @@
+"""The desk service with in-memory twins and a recording notifier: exact behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from conftest import make_articles
+from desk_fakes import CATEGORIES, T0, Desk, make_desk, request
+from supportbot.desk.hours import WorkingHours
+from supportbot.desk.models import ClosedBy, Notice, TicketStatus, short_key
+from supportbot.desk.service import DeskParams, DeskRefusal, Relay
+from supportbot.domain.events import EventKind
+from supportbot.domain.handoff import HandoffState
+from supportbot.domain.models import Lang
+
+CARD = "en/payments/card-declined"
+
+
+@pytest.fixture
+async def desk() -> Desk:
+    return await make_desk(make_articles())
+
+
+def _auto(capacity: int = 2, **kw: object) -> DeskParams:
+    return DeskParams(
+        capacity=capacity,
+        auto_assign=True,
+        categories=CATEGORIES,
+        default_handling_s=600,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _kinds(desk: Desk) -> list[EventKind]:
+    return [e.kind for e in desk.events._events]
+
+
+async def test_desk_handoff_opens_a_queued_ticket_with_a_card(desk: Desk) -> None:
+    status = await desk.service.hand_off(request(1, suggested=(CARD,)))
+    assert status.state is HandoffState.QUEUED
+    assert status.ticket_id == 1
+    assert status.queue_position == 1
+    assert status.wait_estimate_s == 150.0  # 600 s default / (1 server * capacity 4)
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.status is TicketStatus.QUEUED
+    assert ticket.suggested_category == "payments"  # the bot's guess, from the article
+    assert (ticket.topic_id, ticket.card_message_id) == (101, 5001)
+    assert [s.method for s in desk.notifier.sent] == ["open_ticket"]
+    (queued,) = desk.events._events
+    assert queued.kind is EventKind.QUEUED
+    assert queued.data == {"position": 1}
+    assert queued.arms == {"exp": "a"}
+    assert queued.conversation_id == "1-1"
+
+
+async def test_desk_second_handoff_of_the_same_user_is_already_open(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    again = await desk.service.hand_off(request(1))
+    assert again.state is HandoffState.ALREADY_OPEN
+    assert again.ticket_id == 1
+    assert await desk.service.open_ticket_id(1) == 1
+    assert await desk.service.open_ticket_id(2) is None
+
+
+async def test_desk_without_a_staff_group_is_unavailable() -> None:
+    desk = await make_desk(make_articles(), params=DeskParams(enabled=False))
+    status = await desk.service.hand_off(request(1))
+    assert status.state is HandoffState.UNAVAILABLE
+    assert desk.notifier.sent == []
+
+
+async def test_desk_take_assigns_and_tells_the_user(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    desk.clock.advance(90)
+    ticket = await desk.service.take(1, 77, "Olga")
+    assert ticket.status is TicketStatus.ASSIGNED
+    assert ticket.operator_id == 77
+    assert not await desk.service.is_waiting(1)
+    (assigned,) = desk.notifier.to_users(Notice.ASSIGNED)
+    assert assigned.params == {"operator": "", "ticket_id": 1}  # names hidden by default
+    (taken,) = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    assert taken.operator_id == 77
+    assert taken.data == {"wait_s": 90.0}
+    assert desk.notifier.of("to_staff", Notice.STAFF_TAKEN)[0].params == {"operator": "Olga"}
+
+
+async def test_desk_take_of_a_taken_ticket_is_refused(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    with pytest.raises(DeskRefusal) as refused:
+        await desk.service.take(1, 78, "Pavel")
+    assert refused.value.code == "taken"
+    assert refused.value.user_message == "Already taken by another operator."
+
+
+async def test_desk_two_simultaneous_takes_exactly_one_wins(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    results = await asyncio.gather(
+        desk.service.take(1, 77, "Olga"),
+        desk.service.take(1, 78, "Pavel"),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, DeskRefusal)]
+    assert len(winners) == 1
+    assert len(losers) == 1
+    assert losers[0].code == "taken"
+    assert len(desk.notifier.to_users(Notice.ASSIGNED)) == 1
+
+
+async def test_desk_take_beyond_capacity_is_refused() -> None:
+    desk = await make_desk(make_articles(), params=DeskParams(capacity=1))
+    await desk.service.hand_off(request(1))
+    await desk.service.hand_off(request(2))
+    await desk.service.take(1, 77, "Olga")
+    with pytest.raises(DeskRefusal) as refused:
+        await desk.service.take(2, 77, "Olga")
+    assert refused.value.code == "at_capacity"
+    assert refused.value.user_message == "You already have 1 tickets."
+
+
+async def test_desk_auto_assigns_to_the_least_loaded_online_operator() -> None:
+    desk = await make_desk(make_articles(), params=_auto(capacity=3))
+    await desk.service.set_online(77, "Olga", True)
+    await desk.service.set_online(78, "Pavel", True)
+    await desk.service.take_ban_notice(0)  # no-op
+    states = [(await desk.service.hand_off(request(u))).state for u in (1, 2, 3)]
+    assert states == [HandoffState.ASSIGNED] * 3
+    owners = [(await desk.service.get(i)).operator_id for i in (1, 2, 3)]  # type: ignore[union-attr]
+    assert owners == [77, 78, 77]
+
+
+async def test_desk_capacity_two_queues_the_third_and_serves_it_on_close() -> None:
+    desk = await make_desk(make_articles(), params=_auto(capacity=2))
+    await desk.service.set_online(77, "Olga", True)
+    await desk.service.hand_off(request(1))
+    await desk.service.hand_off(request(2))
+    third = await desk.service.hand_off(request(3))
+    assert third.state is HandoffState.QUEUED
+    assert third.queue_position == 1
+    assert third.wait_estimate_s == 300.0  # 600 s / (1 operator * capacity 2)
+    desk.clock.advance(600)
+    await desk.service.close(1, 77, "Olga", category="payments", subcategory="refunds")
+    served = await desk.service.get(3)
+    assert served is not None
+    assert served.status is TicketStatus.ASSIGNED
+    assert served.operator_id == 77
+    # 1 and 2 were told by the handoff reply itself; 3 is told when served.
+    assert [s.user_id for s in desk.notifier.to_users(Notice.ASSIGNED)] == [3]
+
+
+async def test_desk_queue_positions_oldest_first_and_updates_when_they_change() -> None:
+    desk = await make_desk(make_articles(), params=_auto(capacity=1))
+    await desk.service.set_online(77, "Olga", True)
+    await desk.service.hand_off(request(1))  # assigned
+    second = await desk.service.hand_off(request(2))
+    third = await desk.service.hand_off(request(3))
+    assert (second.queue_position, third.queue_position) == (1, 2)
+    assert desk.notifier.to_users(Notice.QUEUE_POSITION) == []
+    await desk.service.close(1, 77, "Olga", category="other")
+    # 2 is served; 3 moves up to first place and is told so.
+    (moved,) = desk.notifier.to_users(Notice.QUEUE_POSITION)
+    assert moved.user_id == 3
+    assert moved.params == {"position": 1, "minutes": 10}
+    info = await desk.service.queue_info()
+    assert (info.length, info.assigned) == (1, 1)
+
+
+async def test_desk_wait_estimate_uses_the_recent_median_handling_time() -> None:
+    desk = await make_desk(make_articles(), params=_auto(capacity=1))
+    await desk.service.set_online(77, "Olga", True)
+    for user, minutes in ((1, 2), (2, 4), (3, 30)):
+        await desk.service.hand_off(request(user))
+        desk.clock.advance(minutes * 60)
+        await desk.service.close(user, 77, "Olga", category="other")
+    await desk.service.hand_off(request(4))  # assigned
+    status = await desk.service.hand_off(request(5))
+    assert status.queue_position == 1
+    assert status.wait_estimate_s == 240.0  # median of 2, 4, 30 minutes
+
+
+async def test_desk_after_hours_waits_for_the_morning() -> None:
+    hours = WorkingHours.parse({"mon": "09:00-18:00", "tue": "09:00-18:00"}, "Europe/Moscow")
+    desk = await make_desk(make_articles(), params=_auto(capacity=2), hours=hours)
+    desk.clock.now = T0.replace(hour=16)  # 19:00 in Moscow on Monday
+    await desk.service.set_online(77, "Olga", True)
+    status = await desk.service.hand_off(request(1))
+    assert status.state is HandoffState.AFTER_HOURS
+    assert status.opens_at is not None
+    assert status.opens_at.isoformat() == "2026-03-03T09:00:00+03:00"
+    assert (await desk.service.get(1)).status is TicketStatus.QUEUED  # type: ignore[union-attr]
+    assert desk.notifier.of("open_ticket")  # the staff see it in the morning
+    desk.clock.now = T0.replace(day=3, hour=6, minute=1)  # 09:01 Moscow
+    await desk.service.tick()
+    assert (await desk.service.get(1)).operator_id == 77  # type: ignore[union-attr]
+
+
+async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert await desk.service.relay_from_user(1, [11], "hello?")
+    desk.clock.advance(120)
+    relayed = await desk.service.relay_from_operator(
+        operator_id=77,
+        operator_name="Olga",
+        message_ids=[500],
+        topic_id=ticket.topic_id,
+        reply_to=None,
+    )
+    assert relayed is Relay.RELAYED  # and it took the queued ticket
+    await desk.service.relay_from_user(1, [12], "still there?")
+    desk.clock.advance(30)
+    await desk.service.relay_from_operator(
+        operator_id=77,
+        operator_name="Olga",
+        message_ids=[501],
+        topic_id=ticket.topic_id,
+        reply_to=None,
+    )
+    done = await desk.service.get(1)
+    assert done is not None
+    assert done.first_response_at == T0 + timedelta(seconds=120)
+    assert done.response_times == (120.0, 30.0)
+    replies = [e for e in desk.events._events if e.kind is EventKind.OPERATOR_REPLY]
+    assert [e.data for e in replies] == [
+        {"response_s": 120.0, "first": True},
+        {"response_s": 30.0},
+    ]
+    assert all(e.operator_id == 77 for e in replies)
+    edited = await desk.service.edited_by_user(1, 11)
+    assert edited is not None
+    assert edited[0].id == 1
+
+
+async def test_desk_internal_notes_and_general_chat_stay_with_the_staff(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    topic = (await desk.service.get(1)).topic_id  # type: ignore[union-attr]
+    note = await desk.service.relay_from_operator(
+        operator_id=77,
+        operator_name="Olga",
+        message_ids=[9],
+        topic_id=topic,
+        reply_to=None,
+        internal=True,
+    )
+    chat = await desk.service.relay_from_operator(
+        operator_id=77, operator_name="Olga", message_ids=[9], topic_id=None, reply_to=None
+    )
+    assert (note, chat) == (Relay.INTERNAL, Relay.NOT_A_TICKET)
+    assert desk.notifier.of("copy_to_user") == []
+
+
+async def test_desk_reply_mode_finds_the_ticket_by_the_card(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    card = (await desk.service.get(1)).card_message_id  # type: ignore[union-attr]
+    relayed = await desk.service.relay_from_operator(
+        operator_id=77, operator_name="Olga", message_ids=[9], topic_id=None, reply_to=card
+    )
+    assert relayed is Relay.RELAYED
+    (copy,) = desk.notifier.of("copy_to_user")
+    found = await desk.service.ticket_at(topic_id=None, reply_to=None)
+    assert found is None
+    # A reply to a relayed copy finds the ticket too.
+    (user_copy,) = copy.params["ids"]
+    by_link = await desk.service.edited_by_operator(9)
+    assert by_link is not None
+    assert by_link[1] == user_copy
+
+
+async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    with pytest.raises(DeskRefusal) as refused:
+        await desk.service.close(1, 77, "Olga")
+    assert refused.value.user_message == "Pick a category first."
+    with pytest.raises(DeskRefusal):
+        await desk.service.close(1, 77, "Olga", category="payments")  # needs a subcategory
+    with pytest.raises(DeskRefusal):
+        await desk.service.close(1, 77, "Olga", category="payments", subcategory="login")
+    closed = await desk.service.close(1, 77, "Olga", category="payments", subcategory="refunds")
+    assert closed.status is TicketStatus.CLOSED
+    assert closed.closed_by is ClosedBy.OPERATOR
+    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    assert event.data == {
+        "category": "payments",
+        "subcategory": "refunds",
+        "by": "operator",
+        "solved_by_bot": False,
+    }
+    assert EventKind.RATING_REQUESTED in _kinds(desk)
+    assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)[0].params == {"ticket_id": 1}
+    assert desk.notifier.of("set_topic_open")[-1].params == {"open": False}
+
+
+async def test_desk_close_without_required_category_when_not_required() -> None:
+    desk = await make_desk(make_articles(), params=DeskParams(require_category=False))
+    await desk.service.hand_off(request(1))
+    closed = await desk.service.close(1, 77, "Olga")
+    assert closed.category is None
+
+
+async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    await desk.service.close(1, 77, "Olga", category="other")
+    await desk.service.answer_fcr(1, 1, True)
+    assert desk.notifier.to_users(Notice.ASK_RATING)
+    await desk.service.rate(1, 1, 5)
+    assert desk.service.awaits_comment(1)
+    assert await desk.service.add_comment(1, "quick and kind")
+    assert not desk.service.awaits_comment(1)
+    assert not await desk.service.add_comment(1, "again")
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert (ticket.solved, ticket.rating, ticket.comment) == (True, 5, "quick and kind")
+    data = [
+        (e.kind, e.data)
+        for e in desk.events._events
+        if e.kind in {EventKind.FCR, EventKind.RATING}
+    ]
+    assert data == [
+        (EventKind.FCR, {"solved": True}),
+        (EventKind.RATING, {"score": 5}),
+        (EventKind.RATING, {"score": 5, "comment": "quick and kind"}),
+    ]
+    with pytest.raises(DeskRefusal):
+        await desk.service.rate(1, 2, 4)  # not their ticket
+
+
+async def test_desk_user_closes_with_my_problem_is_solved(desk: Desk) -> None:
+    await desk.service.hand_off(request(1, suggested=(CARD,)))
+    await desk.service.take(1, 77, "Olga")
+    assert await desk.service.close_by_user(1)
+    assert not await desk.service.close_by_user(1)
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert (ticket.closed_by, ticket.category, ticket.solved) == (ClosedBy.USER, "payments", True)
+    assert desk.notifier.to_users(Notice.ASK_RATING)
+    assert desk.notifier.of("to_staff", Notice.STAFF_CLOSED_BY_USER)
+
+
+async def test_desk_cancel_by_user_when_an_article_solved_it(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.cancel_by_user(1, solved=True)
+    assert await desk.service.open_ticket_id(1) is None
+    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    assert event.data["solved_by_bot"] is True
+    assert desk.notifier.to_users(Notice.ASK_RATING) == []
+
+
+async def test_desk_writing_again_within_grace_reopens_to_the_same_operator(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    await desk.service.close(1, 77, "Olga", category="other")
+    desk.clock.advance(10 * 60)
+    status = await desk.service.hand_off(request(1, "it broke again"))
+    assert status.state is HandoffState.ASSIGNED
+    assert status.ticket_id == 1
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert (ticket.reopened, ticket.operator_id) == (1, 77)
+    assert desk.notifier.of("set_topic_open")[-1].params == {"open": True}
+    assert desk.notifier.of("to_staff", Notice.STAFF_REOPENED)
+
+
+async def test_desk_writing_again_after_grace_opens_a_linked_ticket(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.close(1, 77, "Olga", category="other")
+    desk.clock.advance(31 * 60)
+    status = await desk.service.hand_off(request(1, "new problem"))
+    assert status.ticket_id == 2
+    ticket = await desk.service.get(2)
+    assert ticket is not None
+    assert ticket.previous_id == 1
+
+
+async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
+    desk: Desk,
+) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    await desk.service.close(1, 77, "Olga", category="other")
+    assert await desk.service.relay_from_user(1, [42], "wait, one more thing")
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.is_open
+    assert desk.notifier.of("copy_to_staff")[-1].params == {"ids": [42]}
+
+
+async def test_desk_lost_topic_is_recreated_and_the_message_delivered(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    desk.notifier.lost.add(1)
+    await desk.service.relay_from_user(1, [42], "hello")
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.topic_id == 102  # a new topic
+    assert len(desk.notifier.of("open_ticket")) == 2
+    assert desk.notifier.of("copy_to_staff")[0].params == {"ids": [42]}
+
+
+async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None:
+    desk = await make_desk(make_articles())
+    desk.notifier.unavailable = True
+    status = await desk.service.hand_off(request(1))
+    assert status.state is HandoffState.QUEUED
+    await desk.service.relay_from_user(1, [42], "hello")
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.card_message_id is None
+    assert ticket.pending_copies == (42,)
+    desk.notifier.unavailable = False
+    await desk.service.tick()
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.card_message_id is not None
+    assert ticket.pending_copies == ()
+    assert desk.notifier.of("copy_to_staff")[0].params == {"ids": [42]}
+
+
+async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.ban(1, by=77)
+    assert desk.service.is_banned(1)
+    assert await desk.service.open_ticket_id(1) is None
+    staff_before = len([s for s in desk.notifier.sent if s.method != "to_user"])
+    for _ in range(2):
+        status = await desk.service.hand_off(request(1))
+        assert status.state is HandoffState.UNAVAILABLE
+    assert len(desk.notifier.to_users(Notice.BANNED)) == 1
+    assert len([s for s in desk.notifier.sent if s.method != "to_user"]) == staff_before
+    assert await desk.service.unban(1)
+    assert not await desk.service.unban(1)
+    assert (await desk.service.hand_off(request(1))).state is HandoffState.QUEUED
+
+
+async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.note_suggestions(1, [CARD])
+    await desk.service.relay_from_user(1, [42], "hello, any refund news?")
+    (assist,) = desk.notifier.of("post_assist")
+    assert assist.params["articles"] == [CARD]
+    assert "refund-en" in assist.params["canned"]
+    article = await desk.service.send_article(1, 77, "Olga", short_key(CARD))
+    assert article.id == CARD
+    assert desk.notifier.of("send_article")[0].params == {"id": CARD}
+    assert (await desk.service.get(1)).first_response_at is not None  # type: ignore[union-attr]
+    with pytest.raises(DeskRefusal):
+        await desk.service.send_article(1, 77, "Olga", "nope")
+
+
+async def test_desk_canned_search_and_send_fills_placeholders(desk: Desk) -> None:
+    await desk.service.hand_off(request(1, name="Ivan"))
+    found = desk.service.search_canned("greet", Lang.EN)
+    assert [r.id for r in found] == ["greeting-en"]
+    await desk.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
+    assert desk.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! I'm Support."}
+    named = await make_desk(
+        make_articles(), params=DeskParams(show_operator_name=True, require_category=False)
+    )
+    await named.service.hand_off(request(1, name="Ivan"))
+    await named.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
+    assert named.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! I'm Olga."}
+
+
+async def test_desk_transfer_to_a_colleague_and_back_to_the_queue(desk: Desk) -> None:
+    await desk.service.set_online(78, "Pavel", True)
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    targets = await desk.service.transfer_targets(1, 77)
+    assert [t.operator.name for t in targets] == ["Pavel"]
+    moved = await desk.service.transfer(1, 77, "Olga", 78)
+    assert moved.operator_id == 78
+    back = await desk.service.transfer(1, 78, "Pavel", None)
+    assert back.status is TicketStatus.QUEUED
+    assert desk.notifier.of("to_staff", Notice.STAFF_TRANSFERRED)[0].params == {
+        "to": "Pavel",
+        "by": "Olga",
+    }

@@ -1,0 +1,296 @@
+"""The operator desk end to end: the real bot, the staff group and a user, on FakeTelegram."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from desk_harness import OLGA, PAVEL, STAFF, DeskHarness, running_desk
+from fakes import TOKEN
+from faketg import FakeTelegram
+
+USER = 1001
+HANDOFF_TEXT = "qwzx blorf teapot"  # nothing matches: the bot hands off
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[DeskHarness]:
+    async with running_desk(tg, path=tmp_path / "bot.sqlite3") as harness:
+        yield harness
+
+
+def _labels(message: object) -> list[str]:
+    return [b["text"] for row in message.buttons for b in row]  # type: ignore[attr-defined]
+
+
+async def _take(bot: DeskHarness, operator: int, ticket_id: int = 1) -> None:
+    card = bot.card(ticket_id)
+    await bot.press(operator, f"k:tk:{ticket_id}:", card.message_id, STAFF)
+
+
+async def test_staff_handoff_creates_a_topic_with_the_card(bot: DeskHarness) -> None:
+    (reply,) = await bot.say(USER, HANDOFF_TEXT, username="ivan_k")
+    assert "number 1 in the queue" in (reply.text or "")
+    topics = bot.tg.topics(STAFF)
+    assert [t.name for t in topics.values()] == [f"#1 · Ivan · {HANDOFF_TEXT}"]
+    card = bot.card(1)
+    (thread,) = topics
+    assert card.message_thread_id == thread
+    text = card.text or ""
+    assert "Ivan (@ivan_k) · en" in text
+    assert f"👤 {HANDOFF_TEXT}" in text
+    assert "waiting in the queue" in text
+    assert _labels(card) == ["✋ Take", "✅ Close"]
+
+
+async def test_staff_no_topic_without_a_real_handoff(bot: DeskHarness) -> None:
+    await bot.say(USER, "my card was declined")  # answered by the bot
+    assert bot.tg.topics(STAFF) == {}
+
+
+async def test_staff_operator_takes_and_replies_and_the_user_answers(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    notices = bot.tg.sent_to(USER)
+    assert notices[-1].text == "An operator has joined the conversation and will answer here."
+    assert _labels(notices[-1]) == ["✅ My problem is solved"]
+    assert "with Olga" in (bot.card(1).text or "")
+    before = len(bot.tg.sent_to(USER))
+    await bot.staff_says(OLGA, "Hello! Let me check.", thread_id=thread)
+    (copy,) = bot.tg.sent_to(USER)[before:]
+    assert copy.method == "copyMessage"
+    assert copy.text == "Hello! Let me check."
+    await bot.say(USER, "thanks, I am waiting")
+    relayed = [m for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+    assert [m.text for m in relayed] == ["thanks, I am waiting"]
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert ticket.first_response_at is not None
+
+
+async def test_staff_internal_notes_stay_in_the_group(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    before = len(bot.tg.sent_to(USER))
+    await bot.staff_says(OLGA, "// looks like a bank issue", thread_id=thread)
+    await bot.staff_says(OLGA, "/note check the logs", thread_id=thread)
+    assert bot.tg.sent_to(USER)[before:] == []
+
+
+async def test_staff_media_from_the_user_is_copied(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    await bot.say(USER, photo=True)
+    await bot.say(USER, voice=True)
+    await bot.say(USER, document=True)
+    await bot.say(USER, sticker=True)
+    kinds = [m.kind for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+    assert kinds == ["photo", "voice", "document", "sticker"]
+
+
+async def test_staff_agent_assist_posts_suggestions_and_one_tap_sends(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    await bot.say(USER, "also my card was declined, refund please")
+    assist = [m for m in bot.staff_messages(thread) if (m.text or "").startswith("💡")]
+    assert assist
+    labels = _labels(assist[-1])
+    assert "📄 Card payment declined" in labels
+    assert "💬 Refund approved" in labels
+    data = assist[-1].callback_data[labels.index("📄 Card payment declined")]
+    before = len(bot.tg.sent_to(USER))
+    await bot.press(OLGA, data, assist[-1].message_id, STAFF)
+    sent = bot.tg.sent_to(USER)[before:]
+    assert "Card payment declined" in (sent[0].text or "")
+
+
+async def test_staff_canned_reply_by_words_fills_placeholders(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    (found,) = await bot.staff_says(OLGA, "/t greet", thread_id=thread)
+    assert _labels(found) == ["💬 Greeting"]
+    before = len(bot.tg.sent_to(USER))
+    await bot.press(OLGA, found.callback_data[0], found.message_id, STAFF)
+    (sent,) = bot.tg.sent_to(USER)[before:]
+    assert sent.text == "Hi Ivan! I'm Support."
+
+
+async def test_staff_close_with_category_and_rating(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    await _take(bot, OLGA)
+    card = bot.card(1)
+    await bot.press(OLGA, "k:cl:1:", card.message_id, STAFF)
+    picker = bot.tg.message(STAFF, card.message_id)
+    assert picker is not None
+    rows = picker["reply_markup"]["inline_keyboard"]
+    assert [r[0]["text"] for r in rows[:3]] == ["payments", "account", "other"]
+    await bot.press(OLGA, "k:ca:1:0", card.message_id, STAFF)  # payments -> subcategories
+    await bot.press(OLGA, "k:cs:1:0.1", card.message_id, STAFF)  # refunds
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert (ticket.category, ticket.subcategory) == ("payments", "refunds")
+    assert bot.tg.topics(STAFF)[ticket.topic_id or 0].closed  # the topic is closed
+    ask = bot.tg.sent_to(USER)[-1]
+    assert ask.text == "Your request has been closed. Was your problem solved?"
+    await bot.press(USER, ask.callback_data[0], ask.message_id)  # yes
+    rating = bot.tg.sent_to(USER)[-1]
+    assert _labels(rating) == ["1", "2", "3", "4", "5"]
+    await bot.press(USER, rating.callback_data[4], rating.message_id)  # 5
+    assert (await bot.say(USER, "great service"))[-1].text == "Thank you for your feedback!"
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert (ticket.solved, ticket.rating, ticket.comment) == (True, 5, "great service")
+
+
+async def test_staff_user_presses_my_problem_is_solved(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    await _take(bot, OLGA)
+    joined = bot.tg.sent_to(USER)[-1]
+    await bot.press(USER, joined.callback_data[0], joined.message_id)
+    assert await bot.desk.open_ticket_id(USER) is None
+    assert _labels(bot.tg.sent_to(USER)[-1]) == ["1", "2", "3", "4", "5"]
+
+
+async def test_staff_two_operators_taking_at_once(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    first = bot.tg.callback(OLGA, "k:tk:1:", card.message_id, STAFF)
+    second = bot.tg.callback(PAVEL, "k:tk:1:", card.message_id, STAFF)
+    await bot.settle(max(first, second, key=lambda p: p.update_id))
+    answers = {
+        c.params["callback_query_id"]: c.params for c in bot.tg.calls_of("answerCallbackQuery")
+    }
+    refused = [a for a in answers.values() if "already taken" in (a.get("text") or "")]
+    assert len(refused) == 1
+    joined = [m for m in bot.tg.sent_to(USER) if "joined" in (m.text or "")]
+    assert len(joined) == 1
+
+
+async def test_staff_non_member_is_refused(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    bot.tg.set_member(STAFF, 999, "left")
+    await bot.press(999, "k:tk:1:", card.message_id, STAFF)
+    (answer,) = bot.tg.calls_of("answerCallbackQuery")
+    assert "Only members of the staff group" in answer.params["text"]
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert ticket.operator_id is None
+
+
+async def test_staff_ban_silences_the_user(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await bot.staff_says(OLGA, "/ban", thread_id=thread)
+    staff_before = len(bot.tg.sent_to(STAFF))
+    first = await bot.say(USER, "hello??")
+    second = await bot.say(USER, "HELLO")
+    assert [m.text for m in first] == [
+        "Sorry, your messages can no longer be passed to our operators."
+    ]
+    assert second == []
+    assert len(bot.tg.sent_to(STAFF)) == staff_before
+
+
+async def test_staff_queue_command(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (reply,) = await bot.staff_says(OLGA, "/queue")
+    assert (reply.text or "").startswith("📋 Queue: 1 waiting")
+
+
+async def test_staff_capacity_two_queues_the_third_until_one_closes(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    from desk_fakes import CATEGORIES
+    from supportbot.desk.service import DeskParams
+
+    params = DeskParams(capacity=2, auto_assign=True, categories=CATEGORIES)
+    async with running_desk(tg, path=tmp_path / "b.sqlite3", params=params) as bot:
+        await bot.staff_says(OLGA, "/online")
+        for user in (1001, 1002):
+            (assigned,) = await bot.say(user, HANDOFF_TEXT)
+            assert "an operator is on it" in (assigned.text or "")
+        (queued,) = await bot.say(1003, HANDOFF_TEXT)
+        assert "number 1 in the queue" in (queued.text or "")
+        card = bot.card(1)
+        await bot.press(OLGA, "k:ca:1:2", card.message_id, STAFF)  # "other": no subcategories
+        assert "joined" in (bot.tg.sent_to(1003)[-1].text or "")
+
+
+async def test_staff_reply_mode_routes_by_the_card(tg: FakeTelegram, tmp_path: Path) -> None:
+    async with running_desk(tg, path=tmp_path / "r.sqlite3", forum=False) as bot:
+        await bot.say(USER, HANDOFF_TEXT)
+        assert bot.tg.topics(STAFF) == {}
+        card = bot.card(1)
+        assert card.message_thread_id is None
+        await bot.press(OLGA, "k:tk:1:", card.message_id, STAFF)
+        before = len(bot.tg.sent_to(USER))
+        await bot.staff_says(OLGA, "Hi from reply mode", reply_to=card.message_id)
+        assert [m.text for m in bot.tg.sent_to(USER)[before:]] == ["Hi from reply mode"]
+        await bot.say(USER, "ok!")
+        copy = [m for m in bot.tg.sent_to(STAFF) if m.method == "copyMessage"][-1]
+        assert copy.text == "ok!"
+        # Replying to the relayed copy reaches the user too.
+        await bot.staff_says(OLGA, "second answer", reply_to=copy.message_id)
+        assert bot.tg.sent_to(USER)[-1].text == "second answer"
+
+
+async def test_staff_restart_keeps_open_tickets(tg: FakeTelegram, tmp_path: Path) -> None:
+    path = tmp_path / "restart.sqlite3"
+    async with running_desk(tg, path=path) as bot:
+        await bot.say(USER, HANDOFF_TEXT)
+        await _take(bot, OLGA)
+        (thread,) = bot.tg.topics(STAFF)
+    async with running_desk(tg, path=path, add_chat=False) as bot:
+        assert await bot.desk.open_ticket_id(USER) == 1
+        await bot.say(USER, "are you there after the restart?")
+        relayed = [m for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+        assert relayed[-1].text == "are you there after the restart?"
+        await bot.staff_says(OLGA, "yes, still here", thread_id=thread)
+        assert bot.tg.sent_to(USER)[-1].text == "yes, still here"
+
+
+async def test_staff_deleted_topic_is_recreated(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    await _take(bot, OLGA)
+    (thread,) = bot.tg.topics(STAFF)
+    bot.tg._delete_forum_topic({"chat_id": STAFF, "message_thread_id": thread})
+    await bot.say(USER, "hello again")
+    live = [t for t, topic in bot.tg.topics(STAFF).items() if not topic.deleted]
+    assert len(live) == 1
+    assert live[0] != thread
+    relayed = [m for m in bot.staff_messages(live[0]) if m.method == "copyMessage"]
+    assert [m.text for m in relayed] == ["hello again"]
+
+
+async def test_staff_outside_working_hours(tg: FakeTelegram, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from desk_fakes import CATEGORIES
+    from supportbot.desk.hours import WorkingHours
+    from supportbot.desk.service import DeskParams
+
+    async with running_desk(
+        tg, path=tmp_path / "h.sqlite3", params=DeskParams(categories=CATEGORIES)
+    ) as bot:
+        today = datetime.now(UTC).date()  # a holiday today (and tomorrow, near midnight)
+        bot.desk.hours = WorkingHours.parse({}, "UTC", [today, today + timedelta(days=1)])
+        (reply,) = await bot.say(USER, HANDOFF_TEXT)
+        assert "offline now and will answer when they are back" in (reply.text or "")
+        assert bot.card(1)  # the staff see it; it waits for the morning
+        # The bot keeps suggesting articles meanwhile.
+        sent = await bot.say(USER, "my card was declined")
+        assert any("Card payment declined" in (m.text or "") for m in sent)

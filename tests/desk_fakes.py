@@ -161,7 +161,7 @@ class Clock:
 
 
 CANNED = [
-    CannedReply("greeting-en", "Greeting", "Hi {name}! I'm {operator}.", Lang.EN, ("hello",)),
+    CannedReply("greeting-en", "Greeting", "Hi {name}! This is {operator}.", Lang.EN, ("hello",)),
     CannedReply("greeting-ru", "Приветствие", "Здравствуйте, {name}!", Lang.RU, ("привет",)),
     CannedReply("refund-en", "Refund approved", "Your refund is on its way.", Lang.EN, ("money",)),
 ]

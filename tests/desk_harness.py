@@ -13,23 +13,15 @@ from typing import Any
 from desk_fakes import CANNED, CATEGORIES
 from fakes import TOKEN, ScriptedSuggester
 from faketg import FakeTelegram, Pushed, SentMessage
+from supportbot.app import all_migrations, build_bot_app, serve_bot_app
+from supportbot.config import Settings
 from supportbot.conversation.engine import Conversation
-from supportbot.desk.service import DeskParams, DeskService
+from supportbot.desk.service import DeskService
 from supportbot.domain.models import CannedReply
-from supportbot.retrieval.canned import RapidfuzzCannedMatcher
-from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
-from supportbot.storage import conversations, events, tickets
-from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database
 from supportbot.storage.events import SqliteEventLog
-from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
-from supportbot.telegram.bot import build_bot, build_dispatcher
-from supportbot.telegram.middlewares import FloodControl, InFlight
-from supportbot.telegram.runner import run_polling
-from supportbot.telegram.staff import get_desk_user_router, get_staff_router
-from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
-from supportbot.telegram.texts import Texts
+from supportbot.telegram.middlewares import InFlight
+from supportbot.telegram.staff_desk import TelegramStaffDesk
 
 STAFF = -1001234
 OLGA = 501
@@ -122,77 +114,61 @@ class DeskHarness:
         return cards[-1]
 
 
+def desk_settings(tg: FakeTelegram, path: Path, **desk: Any) -> Settings:
+    """Settings of a bot with a staff group, as `supportbot run` would read them."""
+    return Settings(
+        telegram={
+            "token": TOKEN,
+            "api_base": tg.base_url,
+            "flood": {"messages": 1000, "per_seconds": 1},
+        },
+        storage={"database": path},
+        desk={
+            "staff_chat_id": STAFF,
+            "language": "en",
+            "categories": {k: list(v) for k, v in CATEGORIES.items()},
+            # The fake server has no send limits; pacing is tested on its own.
+            "staff_messages_per_minute": 10_000,
+            **desk,
+        },
+    )
+
+
 @asynccontextmanager
 async def running_desk(
     tg: FakeTelegram,
     *,
     path: Path,
     forum: bool = True,
-    params: DeskParams | None = None,
     add_chat: bool = True,
+    **desk: Any,
 ) -> AsyncIterator[DeskHarness]:
-    """The bot with the desk over SQLite at `path` (reopen the same path to "restart")."""
+    """The bot with the desk, built by the composition root over SQLite at `path`
+    (reopen the same path to "restart"); `desk` overrides keys of the `desk` section."""
     if add_chat:
         tg.add_chat(STAFF, "supergroup", is_forum=forum, title="Support staff")
         tg.add_user(OLGA, first_name="Olga", private_chat=False)
         tg.add_user(PAVEL, first_name="Pavel", private_chat=False)
         tg.set_member(STAFF, OLGA, "member")
         tg.set_member(STAFF, PAVEL, "administrator")
-    db = await Database.open(
-        path, [*conversations.MIGRATIONS, *events.MIGRATIONS, *tickets.MIGRATIONS]
-    )
-    suggester = CannedSuggester()
-    texts = Texts.load()
-    staff_texts = StaffTexts.load("en")
-    bot = build_bot(TOKEN, tg.base_url, max_retry_wait_s=5)
-    staff_desk = TelegramStaffDesk(bot, STAFF, staff_texts, suggester, per_minute=10_000)
-    event_log = SqliteEventLog(db)
-    desk = DeskService(
-        tickets=SqliteTicketRepository(db),
-        staff=SqliteStaffRepository(db),
-        notifier=staff_desk,
-        events=event_log,
-        knowledge=suggester,
-        canned=RapidfuzzCannedMatcher(),
-        params=params or DeskParams(categories=CATEGORIES, anonymous_operator={"en": "Support"}),
-        refusals=staff_texts.refusals(),
-    )
-    staff_desk.names = desk.operator_name
-    await desk.start()
-    conversation = Conversation(
-        suggester=suggester,
-        repository=SqliteConversationRepository(db),
-        handoff=desk,
-        events=event_log,
-        intents=FuzzyIntentMatcher(),
-        duplicates=FuzzyDuplicateDetector(),
-        queue=desk,
-    )
-    in_flight = InFlight()
-    dp = build_dispatcher(
-        conversation=conversation,
-        texts=texts,
-        flood=FloodControl(1000, 1.0),
-        relay=DeskRelay(desk),
-        extra_routers=[get_staff_router(STAFF), get_desk_user_router()],
-        in_flight=in_flight,
-    )
-    dp["desk"] = desk
-    dp["staff_desk"] = staff_desk
-    dp["staff_texts"] = staff_texts
-    dp["staff_members"] = StaffMembership(STAFF)
-    stop = asyncio.Event()
-    harness = DeskHarness(tg, desk, staff_desk, conversation, in_flight, db)
+        tg.set_member(STAFF, tg.bot_id, "administrator")
+    settings = desk_settings(tg, path, **desk)
+    db = await Database.open(path, all_migrations())
     try:
-        async with asyncio.TaskGroup() as group:
-            worker = group.create_task(staff_desk.outbox.run())
-            polling = group.create_task(run_polling(bot, dp, in_flight, stop, polling_timeout_s=1))
-            try:
-                yield harness
-            finally:
-                await staff_desk.outbox.drain()
-                stop.set()
-                await polling
-                worker.cancel()
+        app = await build_bot_app(
+            settings, suggester=CannedSuggester(), db=db, events=SqliteEventLog(db)
+        )
+        assert app.desk is not None
+        harness = DeskHarness(
+            tg, app.desk.service, app.desk.staff, app.conversation, app.in_flight, db
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve_bot_app(settings, app, stop, polling_timeout_s=1))
+        try:
+            yield harness
+        finally:
+            await app.desk.staff.outbox.drain()
+            stop.set()
+            await serving
     finally:
         await db.close()

@@ -780,6 +780,10 @@ class FakeTelegram:
             fault = _Fault(code, text, None, times, chat_id)
         self._faults.setdefault(method.lower(), []).append(fault)
 
+    def clear_faults(self) -> None:
+        """Forget every fault set with ``fail_next`` that has not fired yet."""
+        self._faults.clear()
+
     # ------------------------------------------------------------------ driving
 
     def push_update(self, update: JSON) -> int:
@@ -896,6 +900,19 @@ class FakeTelegram:
             self._attach_reply(message, chat_id, reply_to_message_id)
         update_id = self.push_update({"message": message})
         return Pushed(update_id, message["message_id"])
+
+    def edit(self, chat_id: int, message_id: int, text: str) -> Pushed:
+        """The sender edits the text of their message: an ``edited_message`` update."""
+        original = self._messages.get((chat_id, message_id))
+        if original is None or "from" not in original:
+            raise ValueError(f"no message {message_id} in chat {chat_id} to edit")
+        edited = {k: v for k, v in original.items() if k not in {"text", "entities"}}
+        edited["text"] = text
+        edited["edit_date"] = int(time.time())
+        if entities := _auto_entities(text):
+            edited["entities"] = entities
+        update_id = self.push_update({"edited_message": edited})
+        return Pushed(update_id, message_id)
 
     def callback(
         self,

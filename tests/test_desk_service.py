@@ -458,13 +458,13 @@ async def test_desk_canned_search_and_send_fills_placeholders(desk: Desk) -> Non
     found = desk.service.search_canned("greet", Lang.EN)
     assert [r.id for r in found] == ["greeting-en"]
     await desk.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
-    assert desk.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! I'm Support."}
+    assert desk.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! This is Support."}
     named = await make_desk(
         make_articles(), params=DeskParams(show_operator_name=True, require_category=False)
     )
     await named.service.hand_off(request(1, name="Ivan"))
     await named.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
-    assert named.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! I'm Olga."}
+    assert named.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! This is Olga."}
 
 
 async def test_desk_transfer_to_a_colleague_and_back_to_the_queue(desk: Desk) -> None:

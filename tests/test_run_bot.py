@@ -36,7 +36,7 @@ Open Settings > Profile > Delete.
 """
 
 
-def _config(tmp_path: Path, base_url: str) -> Path:
+def _config(tmp_path: Path, base_url: str, *, staff: bool = True) -> Path:
     kb = tmp_path / "kb" / "en"
     kb.mkdir(parents=True)
     (kb / "card.md").write_text(ARTICLE, encoding="utf-8")
@@ -46,8 +46,8 @@ def _config(tmp_path: Path, base_url: str) -> Path:
         f'[telegram]\ntoken = "{TOKEN}"\napi_base = "{base_url}"\n'
         f'[knowledge_base]\ndir = "{tmp_path / "kb"}"\n'
         f'[storage]\ndatabase = "{tmp_path / "bot.sqlite3"}"\n'
-        f'[desk]\nstaff_chat_id = {STAFF}\nlanguage = "en"\n'
-        '[[retrieval.encoders]]\nbackend = "hashing"\n',
+        + (f'[desk]\nstaff_chat_id = {STAFF}\nlanguage = "en"\n' if staff else "")
+        + '[[retrieval.encoders]]\nbackend = "hashing"\n',
         encoding="utf-8",
     )
     return config
@@ -71,9 +71,31 @@ async def test_run_serves_users_and_stops_cleanly_on_sigterm(
         stats = await tg.wait_for("sendMessage", chat_id=STAFF, timeout=10)
         assert "Today" in stats.params["text"]
 
+        # A question nothing answers becomes a ticket with its own topic in the staff group.
+        tg.user_message(43, "qwzx blorf teapot", language_code="en")
+        topic = await tg.wait_for("createForumTopic", chat_id=STAFF, timeout=10)
+        assert topic.params["name"].startswith("#1 · Ivan")
+        queued = await tg.wait_for("sendMessage", chat_id=43, timeout=10)
+        assert "in the queue" in queued.params["text"]
+
         os.kill(os.getpid(), signal.SIGTERM)  # what `docker stop` or systemd sends
         await asyncio.wait_for(task, 30)
 
     assert "Bot @test_support_bot" in caplog.text
     assert "Stopped cleanly" in caplog.text
     assert str(tmp_path / "kb") in caplog.text
+
+
+async def test_run_without_a_staff_group_tells_users_no_operator_is_available(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        settings = load_settings(_config(tmp_path, tg.base_url, staff=False))
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_bot(settings, stop=stop))
+        await tg.wait_for("setMyCommands", timeout=60)
+        tg.user_message(44, "qwzx blorf teapot", language_code="en")
+        reply = await tg.wait_for("sendMessage", chat_id=44, timeout=10)
+        assert "no operator can answer right now" in reply.params["text"]
+        stop.set()
+        await asyncio.wait_for(task, 30)

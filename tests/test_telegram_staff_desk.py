@@ -125,7 +125,7 @@ async def test_staff_canned_reply_by_words_fills_placeholders(bot: DeskHarness) 
     before = len(bot.tg.sent_to(USER))
     await bot.press(OLGA, found.callback_data[0], found.message_id, STAFF)
     (sent,) = bot.tg.sent_to(USER)[before:]
-    assert sent.text == "Hi Ivan! I'm Support."
+    assert sent.text == "Hi Ivan! This is the support team."
 
 
 async def test_staff_close_with_category_and_rating(bot: DeskHarness) -> None:
@@ -214,11 +214,7 @@ async def test_staff_queue_command(bot: DeskHarness) -> None:
 async def test_staff_capacity_two_queues_the_third_until_one_closes(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:
-    from desk_fakes import CATEGORIES
-    from supportbot.desk.service import DeskParams
-
-    params = DeskParams(capacity=2, auto_assign=True, categories=CATEGORIES)
-    async with running_desk(tg, path=tmp_path / "b.sqlite3", params=params) as bot:
+    async with running_desk(tg, path=tmp_path / "b.sqlite3", capacity=2, assignment="auto") as bot:
         await bot.staff_says(OLGA, "/online")
         for user in (1001, 1002):
             (assigned,) = await bot.say(user, HANDOFF_TEXT)
@@ -279,18 +275,118 @@ async def test_staff_deleted_topic_is_recreated(bot: DeskHarness) -> None:
 async def test_staff_outside_working_hours(tg: FakeTelegram, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from desk_fakes import CATEGORIES
-    from supportbot.desk.hours import WorkingHours
-    from supportbot.desk.service import DeskParams
-
+    today = datetime.now(UTC).date()  # a holiday today (and tomorrow, near midnight)
     async with running_desk(
-        tg, path=tmp_path / "h.sqlite3", params=DeskParams(categories=CATEGORIES)
+        tg,
+        path=tmp_path / "h.sqlite3",
+        working_hours={day: "09:00-18:00" for day in ("mon", "tue", "wed", "thu", "fri")},
+        holidays=[today, today + timedelta(days=1)],
     ) as bot:
-        today = datetime.now(UTC).date()  # a holiday today (and tomorrow, near midnight)
-        bot.desk.hours = WorkingHours.parse({}, "UTC", [today, today + timedelta(days=1)])
         (reply,) = await bot.say(USER, HANDOFF_TEXT)
         assert "offline now and will answer when they are back" in (reply.text or "")
         assert bot.card(1)  # the staff see it; it waits for the morning
         # The bot keeps suggesting articles meanwhile.
         sent = await bot.say(USER, "my card was declined")
         assert any("Card payment declined" in (m.text or "") for m in sent)
+
+
+async def test_staff_edits_are_relayed_both_ways(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    pushed = bot.tg.user_message(USER, "my order is 1234", language_code="en")
+    await bot.settle(pushed)
+    staff_copy = [m for m in bot.staff_messages(thread) if m.method == "copyMessage"][-1]
+    assert pushed.message_id is not None
+    await bot.settle(bot.tg.edit(USER, pushed.message_id, "my order is 1243, sorry"))
+    edited = bot.tg.message(STAFF, staff_copy.message_id)
+    assert edited is not None
+    assert edited["text"] == "my order is 1243, sorry"
+
+    said = bot.tg.group_message(STAFF, OLGA, "I will chek it", thread_id=thread)
+    await bot.settle(said)
+    user_copy = bot.tg.sent_to(USER)[-1]
+    assert said.message_id is not None
+    await bot.settle(bot.tg.edit(STAFF, said.message_id, "I will check it"))
+    fixed = bot.tg.message(USER, user_copy.message_id)
+    assert fixed is not None
+    assert fixed["text"] == "I will check it"
+
+
+async def test_staff_group_unreachable_keeps_the_ticket_until_it_is_back(
+    bot: DeskHarness,
+) -> None:
+    kicked = "Forbidden: bot was kicked from the supergroup chat"
+    bot.tg.fail_next("*", 403, description=kicked, times=1000, chat_id=STAFF)
+    (reply,) = await bot.say(USER, HANDOFF_TEXT)
+    assert "number 1 in the queue" in (reply.text or "")  # the user is not turned away
+    await bot.say(USER, "it is urgent, my money is stuck")
+    assert bot.tg.topics(STAFF) == {}
+    assert await bot.desk.open_ticket_id(USER) == 1
+
+    bot.tg.clear_faults()  # the bot is back in the group
+    await bot.desk.tick()
+    await bot.staff_desk.outbox.drain()
+    (thread,) = bot.tg.topics(STAFF)
+    assert bot.card(1).message_thread_id == thread
+    relayed = [m.text for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+    assert relayed == ["it is urgent, my money is stuck"]
+
+
+async def test_staff_group_429_is_waited_out(bot: DeskHarness) -> None:
+    bot.tg.fail_next("createForumTopic", 429, retry_after=1, chat_id=STAFF)
+    await bot.say(USER, HANDOFF_TEXT)
+    assert len(bot.tg.calls_of("createForumTopic")) == 2
+    assert bot.card(1)
+
+
+async def test_staff_auto_assignment_gives_tickets_to_online_operators_only(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    async with running_desk(tg, path=tmp_path / "a.sqlite3", assignment="auto") as bot:
+        (queued,) = await bot.say(1001, HANDOFF_TEXT)
+        assert "number 1 in the queue" in (queued.text or "")  # nobody is online yet
+        await bot.staff_says(PAVEL, "/online")
+        assert "joined" in (bot.tg.sent_to(1001)[-1].text or "")
+        assert "with Pavel" in (bot.card(1).text or "")
+        await bot.staff_says(PAVEL, "/offline")
+        (queued,) = await bot.say(1002, HANDOFF_TEXT)
+        assert "number 1 in the queue" in (queued.text or "")
+
+
+async def test_staff_transfer_to_a_colleague(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    await bot.staff_says(PAVEL, "/online")
+    await _take(bot, OLGA)
+    card = bot.card(1)
+    await bot.press(OLGA, "k:tr:1:", card.message_id, STAFF)
+    picker = bot.tg.message(STAFF, card.message_id)
+    assert picker is not None
+    labels = [b["text"] for row in picker["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("Pavel" in label for label in labels)
+    await bot.press(OLGA, f"k:tt:1:{PAVEL}", card.message_id, STAFF)
+    assert "with Pavel" in (bot.card(1).text or "")
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert ticket.operator_id == PAVEL
+
+
+async def test_staff_members_unknown_command_is_not_a_refusal(bot: DeskHarness) -> None:
+    assert await bot.staff_says(OLGA, "/whatever") == []
+
+
+async def test_staff_texts_exist_in_both_languages() -> None:
+    from supportbot.domain.models import Lang
+    from supportbot.telegram.staff_texts import StaffTexts
+
+    texts = StaffTexts.load("ru")
+    assert texts.keys(Lang.RU) == texts.keys(Lang.EN)
+    assert texts.staff("online").startswith("🟢")
+
+
+async def test_staff_in_russian_for_a_russian_team(tg: FakeTelegram, tmp_path: Path) -> None:
+    async with running_desk(tg, path=tmp_path / "ru.sqlite3", language="ru") as bot:
+        await bot.say(USER, HANDOFF_TEXT)
+        assert "в очереди" in (bot.card(1).text or "")
+        (reply,) = await bot.staff_says(OLGA, "/queue")
+        assert (reply.text or "").startswith("📋 Очередь: ждут 1")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,35 +17,47 @@ from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
 from supportbot.conversation.engine import Conversation, EngineParams
 from supportbot.conversation.handoff import RecordingHandoff
-from supportbot.conversation.ports import ConversationRepository
+from supportbot.conversation.ports import ConversationRepository, QueueProbe
 from supportbot.conversation.state import Overrides, Treatment
+from supportbot.desk.hours import WorkingHours
+from supportbot.desk.ports import ArticleSource
+from supportbot.desk.service import DeskParams, DeskService
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.handoff import HandoffPort
 from supportbot.domain.models import Lang
 from supportbot.domain.ports import Embedder, EmbeddingCache, EventLog, Suggester
 from supportbot.knowledge.loader import KnowledgeBase, diff, load_knowledge_base
 from supportbot.knowledge.watcher import watch_knowledge_base
+from supportbot.retrieval.canned import RapidfuzzCannedMatcher
 from supportbot.retrieval.embedders import create_embedder
 from supportbot.retrieval.suggester import HybridSuggester, SuggesterParams
 from supportbot.storage import embedding_cache
 from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
+from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
 from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
+from supportbot.telegram.staff import get_desk_user_router, get_staff_router
+from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
+from supportbot.telegram.staff_texts import StaffTexts
 from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
 from supportbot.telegram.texts import Texts
-from supportbot.telegram.user import MessageRelay
 
 logger = logging.getLogger(__name__)
 
 
 def all_migrations() -> list[Migration]:
     """Every storage module's migrations, in a fixed order."""
-    from supportbot.storage import conversations, events
+    from supportbot.storage import conversations, events, tickets
 
-    return [*embedding_cache.MIGRATIONS, *events.MIGRATIONS, *conversations.MIGRATIONS]
+    return [
+        *embedding_cache.MIGRATIONS,
+        *events.MIGRATIONS,
+        *conversations.MIGRATIONS,
+        *tickets.MIGRATIONS,
+    ]
 
 
 async def open_database(settings: Settings) -> Database:
@@ -204,7 +217,11 @@ async def build_suggester(
     return live.suggester
 
 
-# --- the Telegram bot (issue 4) ---------------------------------------------------------
+# --- the Telegram bot and the operator desk ---------------------------------------------
+
+# How often the desk retries what could not reach the staff group, assigns tickets once
+# working hours begin, and refreshes queue notices.
+DESK_TICK_S = 15.0
 
 
 class ConfiguredExperiments:
@@ -231,6 +248,10 @@ class ConfiguredExperiments:
                     knobs.setdefault(knob, value)
         return Treatment(arms=arms, overrides=Overrides(**knobs))
 
+    def arms(self, user_id: int) -> dict[str, str]:
+        """Just the user's arms (what every event records)."""
+        return self.treatment(user_id).arms
+
 
 def build_conversation(
     settings: Settings,
@@ -239,6 +260,8 @@ def build_conversation(
     repository: ConversationRepository,
     handoff: HandoffPort,
     events: EventLog,
+    queue: QueueProbe | None = None,
+    experiments: ConfiguredExperiments | None = None,
 ) -> Conversation:
     """The conversation engine over the given ports, with the configured knobs."""
     from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
@@ -250,12 +273,75 @@ def build_conversation(
         events=events,
         intents=FuzzyIntentMatcher(),
         duplicates=FuzzyDuplicateDetector(),
-        experiments=ConfiguredExperiments(settings.experiments),
+        experiments=experiments or ConfiguredExperiments(settings.experiments),
+        queue=queue,
         params=EngineParams(
             default_lang=Lang(settings.telegram.default_language),
             duplicate_window_s=settings.telegram.duplicate_window_s,
         ),
     )
+
+
+def desk_params(settings: Settings, texts: StaffTexts) -> DeskParams:
+    """The desk's knobs from the `desk` section."""
+    desk = settings.desk
+    return DeskParams(
+        enabled=desk.staff_chat_id is not None,
+        capacity=desk.capacity,
+        auto_assign=desk.assignment == "auto",
+        require_category=desk.require_category,
+        reopen_grace=timedelta(minutes=desk.reopen_grace_minutes),
+        categories={name: tuple(subs) for name, subs in desk.categories.items()},
+        show_operator_name=desk.show_operator_name,
+        anonymous_operator={
+            lang.value: texts.user_plain(lang, "anonymous_operator") for lang in Lang
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """The operator desk: the service, its staff-group adapter and texts."""
+
+    service: DeskService
+    staff: TelegramStaffDesk
+    texts: StaffTexts
+    members: StaffMembership
+
+
+async def build_desk(
+    settings: Settings,
+    *,
+    bot: Bot,
+    db: Database,
+    events: EventLog,
+    knowledge: ArticleSource,
+    experiments: ConfiguredExperiments,
+) -> Desk | None:
+    """The desk in the configured staff group; None when `desk.staff_chat_id` is not set."""
+    chat_id = settings.desk.staff_chat_id
+    if chat_id is None:
+        return None
+    desk = settings.desk
+    texts = StaffTexts.load(desk.language)
+    staff = TelegramStaffDesk(
+        bot, chat_id, texts, knowledge, per_minute=desk.staff_messages_per_minute
+    )
+    service = DeskService(
+        tickets=SqliteTicketRepository(db),
+        staff=SqliteStaffRepository(db),
+        notifier=staff,
+        events=events,
+        knowledge=knowledge,
+        canned=RapidfuzzCannedMatcher(),
+        params=desk_params(settings, texts),
+        hours=WorkingHours.parse(desk.working_hours, desk.timezone, desk.holidays),
+        refusals=texts.refusals(),
+        arms=experiments.arms,
+    )
+    staff.names = service.operator_name
+    await service.start()
+    return Desk(service, staff, texts, StaffMembership(chat_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,50 +353,131 @@ class BotApp:
     conversation: Conversation
     in_flight: InFlight
     texts: Texts
+    stats: StatsService
+    desk: Desk | None = None
 
 
-def build_bot_app(
+async def build_bot_app(
     settings: Settings,
     *,
     suggester: Suggester,
     db: Database,
     events: EventLog,
-    handoff: HandoffPort | None = None,
-    relay: MessageRelay | None = None,
-    extra_routers: Sequence[Router] = (),
 ) -> BotApp:
-    """The Telegram bot over the suggester. Until the desk is wired, handoffs are recorded
-    by `RecordingHandoff` (users are told no operator is available).
+    """The Telegram bot over the suggester, with the desk when a staff group is configured.
 
-    The desk plugs in here: its `HandoffPort`, its `MessageRelay` and its staff router.
+    Without a staff group, handoffs are recorded by `RecordingHandoff` and users are told
+    that no operator is available right now.
     """
     token = settings.telegram.token
     if token is None:
         raise ConfigError(
             "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
         )
+    experiments = ConfiguredExperiments(settings.experiments)
+    repository = SqliteConversationRepository(db)
+
+    async def blocked(user_id: int) -> None:
+        await repository.set_blocked(user_id, True)
+
+    bot = build_bot(token.get_secret_value(), settings.telegram.api_base, on_blocked=blocked)
+    desk = await build_desk(
+        settings, bot=bot, db=db, events=events, knowledge=suggester, experiments=experiments
+    )
     conversation = build_conversation(
         settings,
         suggester=suggester,
-        repository=SqliteConversationRepository(db),
-        handoff=handoff or RecordingHandoff(),
+        repository=repository,
+        handoff=desk.service if desk is not None else RecordingHandoff(),
+        queue=desk.service if desk is not None else None,
         events=events,
+        experiments=experiments,
     )
     texts = Texts.load()
-    bot = build_bot(
-        token.get_secret_value(), settings.telegram.api_base, on_blocked=conversation.mark_blocked
-    )
     flood = settings.telegram.flood
     in_flight = InFlight()
+    staff_chat = settings.desk.staff_chat_id
+    routers: list[Router] = []
+    if staff_chat is not None:
+        routers.append(get_stats_router(staff_chat))
+    if desk is not None:
+        routers += [get_staff_router(desk.staff.chat_id), get_desk_user_router()]
     dispatcher = build_dispatcher(
         conversation=conversation,
         texts=texts,
         flood=FloodControl(flood.messages, flood.per_seconds),
-        relay=relay,
-        extra_routers=extra_routers,
+        relay=DeskRelay(desk.service) if desk is not None else None,
+        extra_routers=routers,
         in_flight=in_flight,
     )
-    return BotApp(bot, dispatcher, conversation, in_flight, texts)
+    stats = StatsService(events, ZoneInfo(settings.analytics.timezone))
+    dispatcher["stats"] = stats
+    dispatcher["staff_lang"] = settings.desk.language
+    if desk is not None:
+        dispatcher["desk"] = desk.service
+        dispatcher["staff_desk"] = desk.staff
+        dispatcher["staff_texts"] = desk.texts
+        dispatcher["staff_members"] = desk.members
+    return BotApp(bot, dispatcher, conversation, in_flight, texts, stats, desk)
+
+
+async def serve_bot_app(
+    settings: Settings,
+    app: BotApp,
+    stop: asyncio.Event,
+    *,
+    polling_timeout_s: int = 10,
+) -> None:
+    """Serve updates until `stop` is set, with the desk's workers; then shut down cleanly."""
+    desk = app.desk
+    async with asyncio.TaskGroup() as tasks:
+        if desk is not None:
+            outbox = tasks.create_task(desk.staff.outbox.run())
+            await desk.staff.check()
+            tasks.create_task(_every(DESK_TICK_S, desk.service.tick, stop))
+        staff_chat = settings.desk.staff_chat_id
+        if staff_chat is not None and settings.analytics.weekly_summary:
+            tasks.create_task(
+                post_weekly_summaries(
+                    app.bot,
+                    staff_chat,
+                    app.stats,
+                    lang=settings.desk.language,
+                    weekday=settings.analytics.weekly_summary_weekday,
+                    at=settings.analytics.weekly_summary_time,
+                    tz=ZoneInfo(settings.analytics.timezone),
+                    stop=stop,
+                )
+            )
+        try:
+            await _serve(settings, app, stop, polling_timeout_s)
+        finally:
+            stop.set()
+            if desk is not None:
+                # What the last updates queued for the staff group still goes out.
+                await _drain_outbox(desk.staff, outbox)
+
+
+async def _drain_outbox(staff: TelegramStaffDesk, worker: asyncio.Task[None]) -> None:
+    try:
+        await asyncio.wait_for(staff.outbox.drain(), timeout=10)
+    except TimeoutError:
+        logger.warning("staff group: some queued messages were not sent before the stop")
+    worker.cancel()
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run `job` every `seconds` until `stop`; a failing run is logged, the loop goes on."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await job()
+        except Exception:
+            logger.exception("periodic job %s failed", getattr(job, "__qualname__", job))
 
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
@@ -322,48 +489,29 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     db = await Database.open(settings.storage.database, all_migrations())
     try:
         live = await build_knowledge(settings, db=db)
-        events = SqliteEventLog(db)
-        staff_chat = settings.desk.staff_chat_id
-        app = build_bot_app(
-            settings,
-            suggester=live.suggester,
-            db=db,
-            events=events,
-            extra_routers=[get_stats_router(staff_chat)] if staff_chat is not None else [],
+        app = await build_bot_app(
+            settings, suggester=live.suggester, db=db, events=SqliteEventLog(db)
         )
-        stats = StatsService(events, ZoneInfo(settings.analytics.timezone))
-        app.dispatcher["stats"] = stats
-        app.dispatcher["staff_lang"] = settings.desk.language
         me = await app.bot.get_me()
         logger.info(
-            "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s",
+            "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s; %s",
             me.username,
             me.id,
             live.root,
             len(live.kb.articles),
             settings.telegram.mode,
+            f"staff group {settings.desk.staff_chat_id}"
+            if app.desk is not None
+            else "no staff group (desk.staff_chat_id): users are told no operator is available",
         )
         await register_commands(app.bot, app.texts)
         async with asyncio.TaskGroup() as tasks:
-            if staff_chat is not None and settings.analytics.weekly_summary:
-                tasks.create_task(
-                    post_weekly_summaries(
-                        app.bot,
-                        staff_chat,
-                        stats,
-                        lang=settings.desk.language,
-                        weekday=settings.analytics.weekly_summary_weekday,
-                        at=settings.analytics.weekly_summary_time,
-                        tz=ZoneInfo(settings.analytics.timezone),
-                        stop=stop,
-                    )
-                )
             if settings.knowledge_base.watch:
                 tasks.create_task(
                     live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)
                 )
             try:
-                await _serve(settings, app, stop)
+                await serve_bot_app(settings, app, stop)
             finally:
                 stop.set()  # the watcher stops with the bot
     finally:
@@ -371,10 +519,14 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     logger.info("Stopped cleanly")
 
 
-async def _serve(settings: Settings, app: BotApp, stop: asyncio.Event) -> None:
+async def _serve(
+    settings: Settings, app: BotApp, stop: asyncio.Event, polling_timeout_s: int
+) -> None:
     telegram = settings.telegram
     if telegram.mode == "polling":
-        await run_polling(app.bot, app.dispatcher, app.in_flight, stop)
+        await run_polling(
+            app.bot, app.dispatcher, app.in_flight, stop, polling_timeout_s=polling_timeout_s
+        )
         return
     hook = telegram.webhook
     if not hook.url:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -23,6 +24,15 @@ PACKAGED_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = "use an IANA name like Europe/Moscow"
+        raise ValueError(f"unknown time zone {value!r} ({hint})") from None
+    return value
 
 
 class KnowledgeBaseSettings(_Section):
@@ -125,6 +135,31 @@ class DeskSettings(_Section):
     require_category: bool = True
     reopen_grace_minutes: int = Field(default=30, ge=0)
     categories: dict[str, list[str]] = Field(default_factory=dict)
+    # Telegram lets a bot post about 20 messages a minute into one group.
+    staff_messages_per_minute: int = Field(default=20, ge=1, le=10_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, str]) -> dict[str, str]:
+        from supportbot.desk.hours import WorkingHours
+
+        WorkingHours.parse(value, "UTC")  # raises ValueError with what is wrong
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _named_categories(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, subs in value.items():
+            if not name.strip() or any(not sub.strip() for sub in subs):
+                raise ValueError("category and subcategory names must not be empty")
+            if len(set(subs)) != len(subs):
+                raise ValueError(f"category {name!r} lists a subcategory twice")
+        return value
 
 
 class AnalyticsSettings(_Section):
@@ -134,6 +169,20 @@ class AnalyticsSettings(_Section):
     weekly_summary_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     weekly_summary_time: str = "09:00"
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("weekly_summary_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a time of day like 09:00") from None
+        return value
 
 
 class ExperimentArm(_Section):

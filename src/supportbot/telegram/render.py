@@ -158,7 +158,7 @@ class Renderer:
             if status.opens_at is None:
                 return t.message(lang, "handoff_after_hours_no_time")
             return t.message(
-                lang, "handoff_after_hours", opens_at=status.opens_at.strftime("%Y-%m-%d %H:%M")
+                lang, "handoff_after_hours", opens_at=status.opens_at.strftime("%Y-%m-%d %H:%M %Z")
             )
         if status.queue_position is None:
             return t.message(lang, "handoff_queued_no_position")

@@ -75,6 +75,9 @@ def get_staff_router(staff_chat_id: int) -> Router:
     members.message.filter(IsStaffMember())
     members.edited_message.filter(IsStaffMember())
     members.callback_query.filter(IsStaffMember())
+    # A member's message no handler wants (an unknown command) is not a refusal.
+    outsiders.message.filter(~IsStaffMember())
+    outsiders.callback_query.filter(~IsStaffMember())
 
     @members.message(Command("online", "offline"))
     async def on_online(
@@ -373,7 +376,7 @@ def render_queue(info: QueueInfo, texts: StaffTexts, capacity: int) -> str:
     ]
     if not info.is_open and info.opens_at is not None:
         lines.append(
-            texts.staff("queue_closed", opens_at=info.opens_at.strftime("%Y-%m-%d %H:%M"))
+            texts.staff("queue_closed", opens_at=info.opens_at.strftime("%Y-%m-%d %H:%M %Z"))
         )
     return "\n".join(lines)
 

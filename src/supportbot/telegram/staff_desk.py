@@ -244,6 +244,39 @@ class TelegramStaffDesk:
             )
         return self._forum
 
+    async def check(self) -> bool:
+        """Log how the staff group is set up and what the bot lacks there; never raises.
+
+        False when the group cannot be reached: tickets then wait in the queue and their
+        cards are posted once it can (the desk retries).
+        """
+        try:
+            forum = await self.is_forum()
+            me = await self.bot.me()
+            member = await self._staff(lambda: self.bot.get_chat_member(self.chat_id, me.id))
+        except (StaffUnavailableError, TelegramBadRequest, TelegramNetworkError) as error:
+            logger.error(
+                "staff group %d cannot be reached (%s): add the bot to the group and make it "
+                "an administrator; tickets wait in the queue meanwhile",
+                self.chat_id,
+                error,
+            )
+            return False
+        status = str(getattr(member.status, "value", member.status))
+        if status not in {"administrator", "creator"}:
+            logger.warning(
+                "the bot is not an administrator of the staff group %d: make it one%s",
+                self.chat_id,
+                " with the right to manage topics" if forum else "",
+            )
+        elif forum and not getattr(member, "can_manage_topics", False) and status != "creator":
+            logger.warning(
+                "the bot cannot manage topics in the staff group %d: give it that right, "
+                "or tickets cannot get their own topics",
+                self.chat_id,
+            )
+        return True
+
     # --- StaffNotifier -----------------------------------------------------------------
 
     async def open_ticket(self, ticket: Ticket) -> Place:

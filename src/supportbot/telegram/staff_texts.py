@@ -43,6 +43,10 @@ class StaffTexts:
         """A notice for a user in their language."""
         return _fill(self._catalog[lang]["user"][key], params)
 
+    def user_plain(self, lang: Lang, key: str) -> str:
+        """A user text as plain text (it is escaped where it is used)."""
+        return self._catalog[lang]["user"][key]
+
     def button(self, lang: Lang, key: str) -> str:
         """A button label."""
         return self._catalog[lang]["buttons"][key]

@@ -390,3 +390,9 @@ async def test_staff_in_russian_for_a_russian_team(tg: FakeTelegram, tmp_path: P
         assert "в очереди" in (bot.card(1).text or "")
         (reply,) = await bot.staff_says(OLGA, "/queue")
         assert (reply.text or "").startswith("📋 Очередь: ждут 1")
+
+
+async def test_staff_chatid_tells_the_id_to_configure(bot: DeskHarness) -> None:
+    (reply,) = await bot.staff_says(OLGA, "/chatid")
+    assert f"desk.staff_chat_id = {STAFF}" in (reply.text or "")
+    assert "forum" in (reply.text or "")

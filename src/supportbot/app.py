@@ -39,7 +39,7 @@ from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketReposi
 from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
-from supportbot.telegram.staff import get_desk_user_router, get_staff_router
+from supportbot.telegram.staff import get_desk_user_router, get_group_router, get_staff_router
 from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
 from supportbot.telegram.staff_texts import StaffTexts
 from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
@@ -397,7 +397,7 @@ async def build_bot_app(
     flood = settings.telegram.flood
     in_flight = InFlight()
     staff_chat = settings.desk.staff_chat_id
-    routers: list[Router] = []
+    routers: list[Router] = [get_group_router()]
     if staff_chat is not None:
         routers.append(get_stats_router(staff_chat))
     if desk is not None:

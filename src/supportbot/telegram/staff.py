@@ -256,6 +256,23 @@ def get_staff_router(staff_chat_id: int) -> Router:
     return root
 
 
+def get_group_router() -> Router:
+    """`/chatid` in any group: the id to put in `desk.staff_chat_id` (setting up the desk)."""
+    router = Router(name=f"{__name__}.groups")
+    router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+
+    @router.message(Command("chatid"))
+    async def on_chat_id(message: Message) -> None:
+        """/chatid: this group's id and mode."""
+        mode = "forum (a topic per ticket)" if message.chat.is_forum else "reply mode"
+        await message.reply(
+            f"desk.staff_chat_id = <code>{message.chat.id}</code>\n"
+            f"{html.escape(message.chat.title or '')}: {mode}"
+        )
+
+    return router
+
+
 class BannedUser(Filter):
     """A private message or button of a banned user."""
 

@@ -483,9 +483,13 @@ class TelegramStaffDesk:
                 Author.BOT: "line_bot",
                 Author.OPERATOR: "line_operator",
             }[entry.author]
-            line = t.staff(key, text=_cut(entry.text, 300))
-            if entry.reaction:
-                line += t.staff("reaction", reaction=entry.reaction.replace("_", " "))
+            if entry.reaction in {"helpful", "not_helpful"}:
+                shown = self._knowledge.article(entry.article_id) if entry.article_id else None
+                line = t.staff(
+                    f"reaction_{entry.reaction}", title=shown.title if shown else entry.article_id
+                )
+            else:
+                line = t.staff(key, text=_cut(entry.text, 300))
             lines.append(line)
         text = "\n".join(head)
         if lines:

@@ -82,3 +82,22 @@ def test_cli_reports_a_config_error_without_a_traceback(
     code = main(["--config", str(tmp_path / "missing.toml"), "ask", "hello"])
     assert code == 2
     assert "Config file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[desk]\ntimezone = "Mars/Olympus"\n', "desk.timezone"),
+        ('[desk.working_hours]\nmon = "18:00-09:00"\n', "desk.working_hours"),
+        ('[desk.working_hours]\nfunday = "09:00-18:00"\n', "desk.working_hours"),
+        ('[desk]\nassignment = "random"\n', "desk.assignment"),
+        ('[desk.categories]\npayments = ["refunds", "refunds"]\n', "desk.categories"),
+        ('[analytics]\ntimezone = "Nowhere"\n', "analytics.timezone"),
+    ],
+)
+def test_config_desk_mistakes_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert key in error.value.user_message

@@ -819,8 +819,10 @@ class FakeTelegram:
         sticker: bool = False,
         document: bool = False,
         reply_to_message_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> Pushed:
-        """A private message from a user to the bot.
+        """A private message from a user to the bot (a part of an album with
+        ``media_group_id``).
 
         With a media flag the message carries that media; ``caption`` (or, if not given,
         ``text``) becomes its caption.  Writing to the bot unblocks it, as in Telegram.
@@ -851,6 +853,8 @@ class FakeTelegram:
                 message["entities"] = entities
         if reply_to_message_id is not None:
             self._attach_reply(message, user_id, reply_to_message_id)
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
         update_id = self.push_update({"message": message})
         return Pushed(update_id, message["message_id"])
 
@@ -865,8 +869,13 @@ class FakeTelegram:
         is_forum: bool = True,
         first_name: str = "Olga",
         username: str | None = None,
+        photo: bool = False,
+        media_group_id: str | None = None,
     ) -> Pushed:
         """A message from a user in a group (e.g. an operator writing in a forum topic).
+
+        With ``photo`` the text becomes the photo's caption; ``media_group_id`` makes the
+        message a part of an album.
 
         Like Telegram, a topic message without an explicit reply carries
         ``reply_to_message`` = the topic's "forum_topic_created" service message.
@@ -885,9 +894,16 @@ class FakeTelegram:
             if target is not None:
                 thread_id = target.get("message_thread_id")
         message = self._new_message(chat_id, user)
-        message["text"] = text
-        if entities := _auto_entities(text):
-            message["entities"] = entities
+        if photo:
+            message["photo"] = self._photo_sizes(None)
+            if text:
+                message["caption"] = text
+        else:
+            message["text"] = text
+            if entities := _auto_entities(text):
+                message["entities"] = entities
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
         if thread_id is not None and chat.get("is_forum"):
             topic = self._topics.get(chat_id, {}).get(thread_id)
             if topic is None or topic.deleted:
@@ -1659,6 +1675,8 @@ class FakeTelegram:
                 continue
             single = {k: v for k, v in params.items() if k != "message_ids"}
             message = self._copy_into(single, source, "copyMessages")
+            if "media_group_id" in source:  # copyMessages keeps an album together
+                message["media_group_id"] = f"{source['media_group_id']}@{message['chat']['id']}"
             result.append({"message_id": message["message_id"]})
         if not result:
             raise _bad_request("message to copy not found")

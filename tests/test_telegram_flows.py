@@ -202,6 +202,23 @@ async def test_bot_takes_a_photo_caption_as_the_question(bot: BotHarness) -> Non
     assert "Card payment declined" in (sent.text or "")
 
 
+async def test_bot_answers_an_album_once_by_its_caption(bot: BotHarness) -> None:
+    before = len(bot.tg.sent_to(USER))
+    parts = [
+        bot.tg.user_message(
+            USER,
+            photo=True,
+            caption="card declined" if i == 1 else None,
+            media_group_id="a1",
+            language_code="en",
+        )
+        for i in range(3)
+    ]
+    await bot.settle(parts[-1])
+    (sent,) = bot.tg.sent_to(USER)[before:]
+    assert "Card payment declined" in (sent.text or "")
+
+
 async def test_bot_speaks_russian_and_english(bot: BotHarness) -> None:
     (ru,) = await bot.say(USER, "/start", language_code="ru", first_name="Иван")
     assert (ru.text or "").startswith("Здравствуйте, Иван!")

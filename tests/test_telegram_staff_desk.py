@@ -396,3 +396,43 @@ async def test_staff_chatid_tells_the_id_to_configure(bot: DeskHarness) -> None:
     (reply,) = await bot.staff_says(OLGA, "/chatid")
     assert f"desk.staff_chat_id = {STAFF}" in (reply.text or "")
     assert "forum" in (reply.text or "")
+
+
+async def test_staff_albums_stay_albums_both_ways(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    await _take(bot, OLGA)
+    before_user = len(bot.tg.sent_to(USER))
+    parts = [
+        bot.tg.user_message(
+            USER,
+            caption="screenshots of the error" if i == 0 else None,
+            photo=True,
+            media_group_id="album-1",
+            language_code="en",
+        )
+        for i in range(3)
+    ]
+    await bot.settle(parts[-1])  # the album's first part waits briefly for the others
+    copies = [m for m in bot.staff_messages(thread) if m.method == "copyMessages"]
+    assert [m.kind for m in copies] == ["photo", "photo", "photo"]
+    groups = {bot.tg.message(STAFF, m.message_id)["media_group_id"] for m in copies}  # type: ignore[index]
+    assert len(groups) == 1  # one album in the topic, not three photos
+    # The bot answered the album once at most (not once per photo).
+    assert len(bot.tg.sent_to(USER)[before_user:]) <= 1
+
+    sent = [
+        bot.tg.group_message(
+            STAFF,
+            OLGA,
+            "the fixed settings" if i == 0 else "",
+            thread_id=thread,
+            photo=True,
+            media_group_id="album-2",
+        )
+        for i in range(2)
+    ]
+    await bot.settle(sent[-1])
+    to_user = [m for m in bot.tg.sent_to(USER) if m.method == "copyMessages"]
+    assert [m.kind for m in to_user] == ["photo", "photo"]
+    assert to_user[0].text == "the fixed settings"

@@ -16,6 +16,7 @@ from supportbot.conversation.engine import Conversation
 from supportbot.domain.models import Lang
 from supportbot.telegram import errors, user
 from supportbot.telegram.middlewares import (
+    AlbumMiddleware,
     BlockedCallback,
     FloodControl,
     FloodMiddleware,
@@ -86,6 +87,8 @@ def build_dispatcher(
         renderer=Renderer(texts),
         relay=relay or NoRelay(),
     )
+    # An album counts as one message against the flood limit.
+    dp.message.outer_middleware(AlbumMiddleware())
     dp.message.outer_middleware(FloodMiddleware(flood))
     dp.include_router(errors.get_router())
     for router in extra_routers:

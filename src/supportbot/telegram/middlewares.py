@@ -107,6 +107,35 @@ class FloodMiddleware(BaseMiddleware):
         return None
 
 
+class AlbumMiddleware(BaseMiddleware):
+    """Outer message middleware: an album arrives as one update per photo or file; it is
+    handled once, as its first part, with every part (in order) as `album` in the data.
+
+    The first part waits `latency_s` for the others; the others end there.
+    """
+
+    def __init__(self, latency_s: float = 0.6) -> None:
+        self._latency = latency_s
+        self._pending: dict[tuple[int, str], list[Message]] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Message) or event.media_group_id is None:
+            return await handler(event, data)
+        key = (event.chat.id, event.media_group_id)
+        parts = self._pending.get(key)
+        if parts is not None:
+            parts.append(event)
+            return None
+        self._pending[key] = parts = [event]
+        try:
+            await asyncio.sleep(self._latency)
+        finally:
+            del self._pending[key]
+        parts.sort(key=lambda m: m.message_id)
+        data["album"] = parts
+        return await handler(parts[0], data)
+
+
 class InFlight:
     """Counts updates being handled (error handling included), so shutdown can wait for them."""
 

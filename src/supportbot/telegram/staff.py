@@ -153,15 +153,19 @@ def get_staff_router(staff_chat_id: int) -> Router:
 
     @members.message(F.func(_not_a_command))
     async def on_staff_message(
-        message: Message, desk: DeskService, staff_texts: StaffTexts
+        message: Message,
+        desk: DeskService,
+        staff_texts: StaffTexts,
+        album: list[Message] | None = None,
     ) -> None:
-        """A message in a ticket's topic (or a reply to its card) goes to the user."""
+        """A message (or an album) in a ticket's topic, or a reply to its card, goes to the
+        user."""
         user = _sender(message)
         relayed = await desk.relay_from_operator(
             operator_id=user.id,
             operator_name=_name(user),
-            message_ids=[message.message_id],
-            internal=(message.text or "").startswith("//"),
+            message_ids=[m.message_id for m in album or [message]],
+            internal=(message.text or message.caption or "").startswith("//"),
             **_where(message),
         )
         if relayed is Relay.UNDELIVERED:

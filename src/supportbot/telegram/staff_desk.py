@@ -328,7 +328,17 @@ class TelegramStaffDesk:
             logger.info("user %d blocked the bot: desk notice not sent", user_id)
 
     async def copy_to_staff(self, ticket: Ticket, message_ids: Sequence[int]) -> list[int]:
-        """Copy user messages into the ticket (in order)."""
+        """Copy user messages into the ticket (in order); an album stays an album in a topic
+        (in reply mode each part answers the card, so operators can reply to any of them)."""
+        if len(message_ids) > 1 and ticket.topic_id is not None:
+            topic_id = ticket.topic_id
+            ids = sorted(message_ids)
+            copied = await self._paced(
+                lambda: self.bot.copy_messages(
+                    self.chat_id, ticket.user_id, ids, message_thread_id=topic_id
+                )
+            )
+            return [c.message_id for c in copied]
         copies: list[int] = []
         for message_id in message_ids:
             copy = await self._paced(
@@ -343,6 +353,11 @@ class TelegramStaffDesk:
         """Copy operator messages to the user; empty when the user blocked the bot."""
         copies: list[int] = []
         try:
+            if len(message_ids) > 1:  # an album stays an album
+                copied = await self.bot.copy_messages(
+                    ticket.user_id, self.chat_id, sorted(message_ids)
+                )
+                return [c.message_id for c in copied]
             for message_id in message_ids:
                 copy = await self.bot.copy_message(ticket.user_id, self.chat_id, message_id)
                 copies.append(copy.message_id)
@@ -618,11 +633,12 @@ class DeskRelay:
     def __init__(self, desk: DeskService) -> None:
         self._desk = desk
 
-    async def relay_to_operator(self, message: TgMessage, ticket_id: int) -> None:
-        """Copy the message into the ticket (agent assist follows)."""
-        text = message.text or message.caption
-        if not await self._desk.relay_from_user(ticket_id, [message.message_id], text):
-            logger.warning("ticket %d: message %d not relayed", ticket_id, message.message_id)
+    async def relay_to_operator(self, messages: Sequence[TgMessage], ticket_id: int) -> None:
+        """Copy the message(s) into the ticket (agent assist follows)."""
+        text = next((m.text or m.caption for m in messages if m.text or m.caption), None)
+        ids = [m.message_id for m in messages]
+        if not await self._desk.relay_from_user(ticket_id, ids, text):
+            logger.warning("ticket %d: message(s) %s not relayed", ticket_id, ids)
 
 
 class StaffMembership:

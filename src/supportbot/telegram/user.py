@@ -29,15 +29,15 @@ class MessageRelay(Protocol):
     this (copy into the ticket's topic) and is passed to `build_dispatcher(relay=...)`.
     """
 
-    async def relay_to_operator(self, message: Message, ticket_id: int) -> None:
-        """Pass the user's message on to the operator."""
+    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
+        """Pass the user's message (several for an album) on to the operator."""
         ...
 
 
 class NoRelay:
-    """Until the desk is wired: nobody to relay to (the handoff port recorded the ticket)."""
+    """Without a desk: nobody to relay to (the handoff port recorded the ticket)."""
 
-    async def relay_to_operator(self, message: Message, ticket_id: int) -> None:
+    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
         """Log and drop."""
         logger.info("no desk wired: message for ticket %d not relayed", ticket_id)
 
@@ -117,11 +117,18 @@ def get_router() -> Router:
 
     @router.message()
     async def on_other(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
+        message: Message,
+        conversation: Conversation,
+        renderer: Renderer,
+        relay: MessageRelay,
+        album: list[Message] | None = None,
     ) -> None:
-        """Photo, voice, sticker, document, anything else: the caption is the question."""
-        reply = await conversation.handle_media(user_info(_user(message)), message.caption)
-        await _reply(message, reply, renderer, conversation, relay)
+        """Photo, voice, sticker, document, an album, anything else: the caption is the
+        question."""
+        parts = album or [message]
+        caption = next((m.caption for m in parts if m.caption), None)
+        reply = await conversation.handle_media(user_info(_user(message)), caption)
+        await _reply(message, reply, renderer, conversation, relay, parts)
 
     @router.callback_query(ButtonData.filter())
     async def on_button(
@@ -166,8 +173,9 @@ async def _reply(
     renderer: Renderer,
     conversation: Conversation,
     relay: MessageRelay,
+    parts: Sequence[Message] = (),
 ) -> None:
     if reply.relay_ticket is not None:
-        await relay.relay_to_operator(message, reply.relay_ticket)
+        await relay.relay_to_operator(parts or [message], reply.relay_ticket)
     rendered = renderer.render(reply, name=_user(message).first_name)
     await deliver(_bot(message), message.chat.id, rendered)

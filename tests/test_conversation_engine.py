@@ -157,3 +157,63 @@ async def test_engine_greeting_gets_a_prompt_not_a_ticket() -> None:
     assert [m.say for m in hello.messages] == [Say.SMALL_TALK_HELLO]
     assert [m.say for m in thanks.messages] == [Say.SMALL_TALK_THANKS]
     assert handoff.requests == []
+
+
+async def test_engine_records_the_first_message_in_the_conversation_it_opens() -> None:
+    conversation, _, events = make_conversation()
+    first = await conversation.handle_text(EN, "my card was declined")
+    await conversation.press(
+        EN, Press(Act.HELPED, first.conversation, article_key("en/payments/card-declined"))
+    )
+    second = await conversation.handle_text(EN, "how do i reset my password")
+    by_kind = [(e.kind, e.conversation_id) for e in events._events]
+    assert (EventKind.MESSAGE_RECEIVED, f"1-{first.conversation}") in by_kind
+    assert (EventKind.MESSAGE_RECEIVED, f"1-{second.conversation}") in by_kind
+    received = [e for e in events._events if e.kind is EventKind.MESSAGE_RECEIVED]
+    decisions = [e for e in events._events if e.kind is EventKind.DECISION]
+    assert [e.conversation_id for e in received] == [e.conversation_id for e in decisions]
+
+
+async def test_engine_bare_yes_or_next_is_not_a_question_for_a_person() -> None:
+    conversation, handoff, _ = make_conversation()
+    for text in ("yes", "next", "да"):
+        reply = await conversation.handle_text(EN, text)
+        assert [m.say for m in reply.messages] == [Say.CLARIFY], text
+    assert handoff.requests == []
+
+
+async def test_engine_typed_yes_accepts_the_offer_of_a_person() -> None:
+    conversation, handoff, _ = make_conversation()
+    answer = await conversation.handle_text(EN, "my card was declined")
+    key = article_key("en/payments/card-declined")
+    offer = await conversation.press(EN, Press(Act.NOT_HELPED, answer.conversation, key))
+    if offer.messages[0].say is Say.SUGGEST:  # the next candidates, then nothing else
+        offer = await conversation.handle_text(EN, "qwzx none of these fit")
+    assert any(m.say is Say.NO_MORE_ARTICLES for m in offer.messages) or handoff.requests
+    if not handoff.requests:
+        reply = await conversation.handle_text(EN, "yes please")
+        assert reply.messages[0].say is Say.HANDOFF
+    assert len(handoff.requests) == 1
+
+
+async def test_engine_a_repeat_after_a_solved_conversation_is_answered_again() -> None:
+    conversation, _, _ = make_conversation()
+    first = await conversation.handle_text(EN, "my card was declined")
+    key = article_key("en/payments/card-declined")
+    await conversation.press(EN, Press(Act.HELPED, first.conversation, key))
+    again = await conversation.handle_text(EN, "my card was declined")
+    assert again.messages[0].say is Say.ANSWER
+
+
+async def test_engine_small_talk_mid_guide_keeps_the_place() -> None:
+    conversation, handoff, _ = make_conversation()
+    answer = await conversation.handle_text(EN, "i forgot my password")
+    key = article_key("en/account/reset-password")
+    await conversation.press(EN, Press(Act.GUIDE, answer.conversation, key))
+    reply = await conversation.handle_text(EN, "thanks")
+    assert [m.say for m in reply.messages] == [Say.SMALL_TALK_THANKS, Say.GUIDE_RESUME]
+    step = await conversation.handle_text(EN, "yes")
+    assert step.messages[0].say is Say.STEP
+    assert step.messages[0].step is not None
+    assert step.messages[0].step.number == 2
+    assert handoff.requests == []

@@ -59,6 +59,8 @@ _WAITING = frozenset({HandoffState.QUEUED, HandoffState.AFTER_HOURS})
 # Intents that legitimately repeat ("next", "next", ...): never treated as duplicates.
 _REPEATABLE = frozenset({Intent.NEXT, Intent.YES, Intent.NO, Intent.GREETING, Intent.THANKS})
 _SMALL_TALK = {Intent.GREETING: Say.SMALL_TALK_HELLO, Intent.THANKS: Say.SMALL_TALK_THANKS}
+# A bare "yes" / "no" / "next" with nothing to confirm or continue is not a question either.
+_BARE = frozenset({Intent.YES, Intent.NO, Intent.NEXT})
 # Replies in which the bot itself answered (the first one is the first response time).
 _BOT_ANSWERS = frozenset(
     {Say.ANSWER, Say.SUGGEST, Say.STEP, Say.WAITING_OFFER, Say.ASK_SOLVED, Say.NO_MORE_ARTICLES}
@@ -220,15 +222,22 @@ class Conversation:
             now = self._clock()
             state = await self._load(user, now)
             turn = _Turn(state, user, self._experiments.treatment(user.user_id), now)
-            if received:
-                if await self._repo.is_blocked(user.user_id):
-                    # Writing to the bot unblocks it, as Telegram does.
-                    await self._repo.set_blocked(user.user_id, False)
-                turn.event(EventKind.MESSAGE_RECEIVED, lang=turn.state.lang.value)
+            if received and await self._repo.is_blocked(user.user_id):
+                # Writing to the bot unblocks it, as Telegram does.
+                await self._repo.set_blocked(user.user_id, False)
             await body(turn)
+            if received:
+                # Recorded first, but only now: the message belongs to the conversation it
+                # ended up in (a first question opens a new one).
+                turn.event(EventKind.MESSAGE_RECEIVED, lang=turn.state.lang.value)
+                turn.events.insert(0, turn.events.pop())
             if any(m.say in _BOT_ANSWERS for m in turn.messages):
                 turn.event(EventKind.BOT_REPLY)
-            turn.state = replace(turn.state, updated_at=now)
+            turn.state = replace(
+                turn.state,
+                updated_at=now,
+                person_offered=any(m.say is Say.NO_MORE_ARTICLES for m in turn.messages),
+            )
             await self._repo.save(turn.state)
             if turn.events:
                 await self._events.append_many(turn.events)
@@ -260,9 +269,18 @@ class Conversation:
             return
         await self._expire_idle(turn)
         intent = self._intents.match(text)
-        if intent not in _REPEATABLE and self._is_repeat(turn.state, text, turn.now):
+        person_offered = turn.state.person_offered
+        if (
+            intent not in _REPEATABLE
+            and turn.state.is_open
+            and self._is_repeat(turn.state, text, turn.now)
+        ):
             turn.state = replace(turn.state, last_question_at=turn.now)
             self._note(turn, Author.USER, text)
+            if person_offered:
+                # Nothing is being handled yet: the offer of a person still stands.
+                turn.say(Outgoing(Say.NO_MORE_ARTICLES, actions=(Action(Act.PERSON),)))
+                return
             turn.relay_ticket = await self._ticket_of(turn)
             turn.say(Outgoing(Say.ALREADY_HANDLING))
             return
@@ -273,26 +291,29 @@ class Conversation:
                 await self._with_desk(turn, text, intent, ticket)
                 return
             self._close(turn, "handoff")
-        if intent is Intent.PERSON:
+        phase = turn.state.phase
+        if intent is Intent.PERSON or (intent is Intent.YES and person_offered):
             self._note(turn, Author.USER, text)
             await self._person(turn)
             return
-        if intent in _SMALL_TALK and turn.state.phase not in {Phase.GUIDE, Phase.CONFIRM}:
-            # A greeting or a thank-you is not a question: answering it with a handoff would
-            # open an empty ticket for the operators.
-            self._note(turn, Author.USER, text)
-            turn.say(Outgoing(_SMALL_TALK[intent]))
-            return
-        if turn.state.phase is Phase.GUIDE and intent is Intent.NEXT:
+        if phase is Phase.GUIDE and intent in {Intent.NEXT, Intent.YES}:
             guide = turn.state.guide
             if guide is not None:
                 await self._step_done(turn, guide)
                 return
-        if turn.state.phase is Phase.CONFIRM and intent in {Intent.YES, Intent.NO}:
+        if phase is Phase.CONFIRM and intent in {Intent.YES, Intent.NO}:
             guide = turn.state.guide
             if guide is not None:
                 await self._confirm(turn, guide, solved=intent is Intent.YES)
                 return
+        if intent in _SMALL_TALK or intent in _BARE:
+            # Not a question: answering it with a handoff would open an empty ticket for the
+            # operators. Mid-guide, the place in the guide is kept.
+            self._note(turn, Author.USER, text)
+            turn.say(Outgoing(_SMALL_TALK.get(intent, Say.CLARIFY) if intent else Say.CLARIFY))
+            if phase is Phase.GUIDE:
+                self._resume_hint(turn)
+            return
         await self._question(turn, text)
 
     def _is_repeat(self, state: ConversationState, text: str, now: datetime) -> bool:

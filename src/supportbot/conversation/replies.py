@@ -32,6 +32,7 @@ class Say(enum.StrEnum):
     EMPTY = "empty"  # a message with nothing to go on
     SMALL_TALK_HELLO = "small_talk_hello"  # "hi": ask what happened; nobody is bothered yet
     SMALL_TALK_THANKS = "small_talk_thanks"  # "thanks": you're welcome, anything else?
+    CLARIFY = "clarify"  # a bare "yes" / "ok" / "next" with nothing to confirm: ask what happened
 
 
 class Act(enum.StrEnum):

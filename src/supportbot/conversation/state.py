@@ -36,6 +36,7 @@ class ConversationState:
     conversation is recognised as out of date. `shown` and `rejected` are article ids of
     the current conversation, never offered again in it. `offered` are the ids the latest
     buttons may refer to (a suggestion list, an answer, an offer while waiting).
+    `person_offered` lets a typed "yes" accept the offer of a person.
     """
 
     user_id: int
@@ -55,6 +56,7 @@ class ConversationState:
     transcript: tuple[TranscriptEntry, ...] = ()
     opened_at: datetime | None = None
     updated_at: datetime | None = None
+    person_offered: bool = False  # the last reply asked "Shall I pass you to a person?"
 
     @property
     def conversation_id(self) -> str:

@@ -84,6 +84,7 @@ def encode_state(state: ConversationState) -> str:
         ],
         "opened_at": _dt(state.opened_at),
         "updated_at": _dt(state.updated_at),
+        "person_offered": state.person_offered,
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -120,6 +121,7 @@ def decode_state(raw: str) -> ConversationState:
         ),
         opened_at=_parse_dt(data.get("opened_at")),
         updated_at=_parse_dt(data.get("updated_at")),
+        person_offered=bool(data.get("person_offered", False)),
     )
 
 

@@ -228,10 +228,11 @@ def request(
     lang: Lang = Lang.EN,
     article_id: str | None = None,
     suggested: tuple[str, ...] = (),
+    conversation: int = 1,
 ) -> HandoffRequest:
     """A handoff of `user_id` with a two-line transcript."""
     return HandoffRequest(
-        conversation_id=f"{user_id}-1",
+        conversation_id=f"{user_id}-{conversation}",
         user=UserProfile(user_id, name, "ivan_k", lang),
         reason=HandoffReason.LOW_CONFIDENCE,
         subject=subject,

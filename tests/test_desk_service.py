@@ -84,7 +84,7 @@ async def test_desk_take_assigns_and_tells_the_user(desk: Desk) -> None:
     assert assigned.params == {"operator": "", "ticket_id": 1}  # names hidden by default
     (taken,) = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
     assert taken.operator_id == 77
-    assert taken.data == {"wait_s": 90.0}
+    assert taken.data == {"wait_s": 90.0, "operator": "Olga"}
     assert desk.notifier.of("to_staff", Notice.STAFF_TAKEN)[0].params == {"operator": "Olga"}
 
 
@@ -228,8 +228,8 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     assert done.response_times == (120.0, 30.0)
     replies = [e for e in desk.events._events if e.kind is EventKind.OPERATOR_REPLY]
     assert [e.data for e in replies] == [
-        {"response_s": 120.0, "first": True},
-        {"response_s": 30.0},
+        {"response_s": 120.0, "first": True, "operator": "Olga"},
+        {"response_s": 30.0, "operator": "Olga"},
     ]
     assert all(e.operator_id == 77 for e in replies)
     edited = await desk.service.edited_by_user(1, 11)
@@ -291,6 +291,7 @@ async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None
         "subcategory": "refunds",
         "by": "operator",
         "solved_by_bot": False,
+        "reopened": 0,
     }
     assert EventKind.RATING_REQUESTED in _kinds(desk)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)[0].params == {"ticket_id": 1}
@@ -324,7 +325,7 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
         if e.kind in {EventKind.FCR, EventKind.RATING}
     ]
     assert data == [
-        (EventKind.FCR, {"solved": True}),
+        (EventKind.FCR, {"solved": True, "reopened": 0}),
         (EventKind.RATING, {"score": 5}),
         (EventKind.RATING, {"score": 5, "comment": "quick and kind"}),
     ]
@@ -366,6 +367,19 @@ async def test_desk_writing_again_within_grace_reopens_to_the_same_operator(desk
     assert (ticket.reopened, ticket.operator_id) == (1, 77)
     assert desk.notifier.of("set_topic_open")[-1].params == {"open": True}
     assert desk.notifier.of("to_staff", Notice.STAFF_REOPENED)
+
+
+async def test_desk_reopened_ticket_reports_under_the_new_conversation(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    await desk.service.close(1, 77, "Olga", category="other")
+    desk.clock.advance(10 * 60)
+    await desk.service.hand_off(request(1, "it broke again", conversation=2))
+    await desk.service.close(1, 77, "Olga", category="other")
+    closes = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    assert [(e.conversation_id, e.data["reopened"]) for e in closes] == [("1-1", 0), ("1-2", 1)]
+    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    assert [e.data["operator"] for e in taken] == ["Olga", "Olga"]
 
 
 async def test_desk_writing_again_after_grace_opens_a_linked_ticket(desk: Desk) -> None:

@@ -305,7 +305,9 @@ class DeskService:
             ticket = await self._closed_ticket_of(ticket_id, user_id)
             ticket = replace(ticket, solved=solved)
             await self._tickets.save(ticket)
-        await self._record([self._event(EventKind.FCR, ticket, now, solved=solved)])
+        await self._record(
+            [self._event(EventKind.FCR, ticket, now, solved=solved, reopened=ticket.reopened)]
+        )
         await self._run([self._user_effect(ticket, Notice.ASK_RATING, ticket_id=ticket.id)])
 
     async def rate(self, ticket_id: int, user_id: int, score: int) -> None:
@@ -513,7 +515,9 @@ class DeskService:
                     assigned_at=ticket.assigned_at or now,
                 )
                 notice = Message(Notice.STAFF_TRANSFERRED, {"to": target.name, "by": by.name})
-                events.append(self._event(EventKind.TAKEN, moved, now, transfer=True))
+                events.append(
+                    self._event(EventKind.TAKEN, moved, now, transfer=True, operator=target.name)
+                )
             if not await self._tickets.save(moved, expect=ticket.status):
                 raise self._refuse("changed")
             effects += [self._staff_effect(ticket.id, notice), self._card_effect(ticket.id)]
@@ -713,6 +717,10 @@ class DeskService:
             transcript=(*ticket.transcript, *request.transcript)[-50:]
             if request is not None
             else ticket.transcript,
+            # Its events from here on belong to the conversation that brought it back.
+            conversation_id=request.conversation_id
+            if request is not None
+            else ticket.conversation_id,
         )
         previous = ticket.operator_id
         reopened = replace(reopened, operator_id=None)
@@ -764,6 +772,7 @@ class DeskService:
                 taken,
                 now,
                 wait_s=round((now - ticket.queued_at).total_seconds(), 3),
+                operator=operator.name,
             )
         )
         shown = operator.name if self.params.show_operator_name else ""
@@ -813,6 +822,7 @@ class DeskService:
                 subcategory=subcategory,
                 by=by.value,
                 solved_by_bot=solved_by_bot,
+                reopened=ticket.reopened,
             )
         )
         notice = Notice.STAFF_CLOSED_BY_USER if by is ClosedBy.USER else Notice.STAFF_CLOSED
@@ -849,7 +859,7 @@ class DeskService:
                 closed = replace(closed, solved=True)
                 await self._tickets.save(closed)
                 events += [
-                    self._event(EventKind.FCR, closed, now, solved=True),
+                    self._event(EventKind.FCR, closed, now, solved=True, reopened=closed.reopened),
                     self._event(EventKind.RATING_REQUESTED, closed, now),
                 ]
                 effects.append(self._user_effect(closed, Notice.ASK_RATING, ticket_id=closed.id))
@@ -979,6 +989,7 @@ class DeskService:
             if canned is not None:
                 data["canned"] = canned
             await self._tickets.save(ticket)
+        data["operator"] = self.operator_name(operator_id)
         event = self._event(EventKind.OPERATOR_REPLY, ticket, now, **data)
         await self._record([replace(event, operator_id=operator_id, article_id=article)])
 

@@ -12,23 +12,25 @@ class EventKind(enum.StrEnum):
     """Every kind of event the conversation, the desk and the bot record.
 
     `data` keys per kind (all optional unless noted):
-      message_received: lang, text_len
+      message_received: lang (recorded under the conversation the message ended up in)
       decision: decision (answer|suggest|handoff), confidence, articles [ids], text (the user
         message; stored so content gaps can be clustered; masked when reported)
       suggestion_shown: articles [ids]
-      article_opened: -
+      article_opened: guide (bool)
       feedback: helpful (bool)
       step_done / step_failed: step (int)
       bot_reply: - (the bot answered the user; first bot response time)
-      handoff: reason (low_confidence|user_asked|step_failed|not_helpful|operator_busy)
+      handoff: reason (low_confidence|user_asked|step_failed|not_helpful), step
       queued: position
-      taken: -  (operator_id set)
-      operator_reply: - (operator_id set)
-      closed: category, subcategory, by (operator|user|bot), solved_by_bot (bool)
+      taken: wait_s, operator (name), transfer (bool)  (operator_id set)
+      operator_reply: response_s, first (bool), canned (id), operator (name)  (operator_id set)
+      closed: category, subcategory, by (operator|user|bot), solved_by_bot (bool), reopened
+        (how many times the ticket was reopened before this close)
       rating_requested: -
       rating: score (1-5), comment
-      fcr: solved (bool)
+      fcr: solved (bool), reopened
       conversation_closed: outcome (self_service|handoff|abandoned)
+    A reopened ticket's events carry the id of the conversation that reopened it.
     Every event carries `arms`: {experiment name: arm} for the user at that time.
     """
 

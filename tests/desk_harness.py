@@ -114,13 +114,15 @@ class DeskHarness:
         return cards[-1]
 
 
-def desk_settings(tg: FakeTelegram, path: Path, **desk: Any) -> Settings:
+def desk_settings(
+    tg: FakeTelegram, path: Path, flood: tuple[int, float] = (1000, 1.0), **desk: Any
+) -> Settings:
     """Settings of a bot with a staff group, as `supportbot run` would read them."""
     return Settings(
         telegram={
             "token": TOKEN,
             "api_base": tg.base_url,
-            "flood": {"messages": 1000, "per_seconds": 1},
+            "flood": {"messages": flood[0], "per_seconds": flood[1]},
         },
         storage={"database": path},
         desk={
@@ -141,6 +143,7 @@ async def running_desk(
     path: Path,
     forum: bool = True,
     add_chat: bool = True,
+    flood: tuple[int, float] = (1000, 1.0),
     **desk: Any,
 ) -> AsyncIterator[DeskHarness]:
     """The bot with the desk, built by the composition root over SQLite at `path`
@@ -152,7 +155,7 @@ async def running_desk(
         tg.set_member(STAFF, OLGA, "member")
         tg.set_member(STAFF, PAVEL, "administrator")
         tg.set_member(STAFF, tg.bot_id, "administrator")
-    settings = desk_settings(tg, path, **desk)
+    settings = desk_settings(tg, path, flood, **desk)
     db = await Database.open(path, all_migrations())
     try:
         app = await build_bot_app(

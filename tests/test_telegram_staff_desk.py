@@ -436,3 +436,14 @@ async def test_staff_albums_stay_albums_both_ways(bot: DeskHarness) -> None:
     to_user = [m for m in bot.tg.sent_to(USER) if m.method == "copyMessages"]
     assert [m.kind for m in to_user] == ["photo", "photo"]
     assert to_user[0].text == "the fixed settings"
+
+
+async def test_staff_operators_are_never_flood_limited(tg: FakeTelegram, tmp_path: Path) -> None:
+    async with running_desk(tg, path=tmp_path / "f.sqlite3", flood=(3, 60.0)) as bot:
+        await bot.say(USER, HANDOFF_TEXT)
+        (thread,) = bot.tg.topics(STAFF)
+        await _take(bot, OLGA)
+        before = len(bot.tg.sent_to(USER))
+        for i in range(6):
+            await bot.staff_says(OLGA, f"line {i}", thread_id=thread)
+        assert [m.text for m in bot.tg.sent_to(USER)[before:]] == [f"line {i}" for i in range(6)]

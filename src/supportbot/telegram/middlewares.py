@@ -16,6 +16,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
@@ -81,14 +82,19 @@ class FloodControl:
 
 
 class FloodMiddleware(BaseMiddleware):
-    """Outer message middleware: a flooding user is slowed down with one notice."""
+    """Outer message middleware: a user flooding their private chat with the bot is slowed
+    down with one notice. Groups (the operators' staff group) are never throttled."""
 
     def __init__(self, flood: FloodControl) -> None:
         self._flood = flood
         self._checked = 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if not isinstance(event, Message) or event.from_user is None:
+        if (
+            not isinstance(event, Message)
+            or event.from_user is None
+            or event.chat.type != ChatType.PRIVATE
+        ):
             return await handler(event, data)
         verdict = self._flood.check(event.from_user.id)
         self._checked += 1

@@ -101,3 +101,17 @@ def test_config_desk_mistakes_name_the_key(tmp_path: Path, toml: str, key: str) 
     with pytest.raises(ConfigError) as error:
         load_settings(path)
     assert key in error.value.user_message
+
+
+def test_cli_reports_a_broken_database_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_text("not a database", encoding="utf-8")
+    monkeypatch.setenv("SUPPORTBOT_STORAGE__DATABASE", str(broken))
+    monkeypatch.chdir(tmp_path)
+    code = main(["report", "--since", "7d", "--format", "json"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "file is not a database" in err
+    assert "Traceback" not in err

@@ -23,6 +23,10 @@ class KnowledgeBaseError(SupportBotError):
     """The knowledge base cannot be loaded at all (a single broken article is a Problem)."""
 
 
+class StorageError(SupportBotError):
+    """The database cannot be opened or is not a supportbot database."""
+
+
 class EvalDataError(SupportBotError):
     """An evaluation file is malformed."""
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
+
+from supportbot.domain.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +53,27 @@ class Database:
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration]) -> Database:
         """Open (creating if needed) the database at `path` and apply pending migrations."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(str(path))
-        connection.row_factory = aiosqlite.Row
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.execute("PRAGMA busy_timeout=5000")
-        db = cls(connection, path)
-        await db._migrate(migrations)
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connection = await aiosqlite.connect(str(path))
+        except (OSError, sqlite3.Error) as error:
+            raise StorageError(f"Cannot open the database {path}: {error}") from error
+        try:
+            connection.row_factory = aiosqlite.Row
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            await connection.execute("PRAGMA busy_timeout=5000")
+            db = cls(connection, path)
+            await db._migrate(migrations)
+        except sqlite3.Error as error:
+            # Close it, or its worker thread keeps the process alive.
+            await connection.close()
+            raise StorageError(
+                f"Cannot use the database {path}: {error} "
+                "(storage.database must name a supportbot SQLite file or a new path)"
+            ) from error
         return db
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:

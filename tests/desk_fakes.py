@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ class RecordingNotifier:
     unavailable: bool = False
     lost: set[int] = field(default_factory=set)  # ticket ids whose topic is gone
     blocked: set[int] = field(default_factory=set)
+    gate: asyncio.Event | None = None  # when set, cards wait for it (a paced staff group)
     _next_topic: int = 100
     _next_message: int = 5000
 
@@ -54,6 +56,8 @@ class RecordingNotifier:
         return self._next_message
 
     async def open_ticket(self, ticket: Ticket) -> Place:
+        if self.gate is not None:
+            await self.gate.wait()
         if self.unavailable:
             raise StaffUnavailableError("bot removed from the group")
         self.lost.discard(ticket.id)

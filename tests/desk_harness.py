@@ -59,6 +59,7 @@ class DeskHarness:
             if time.monotonic() > deadline:
                 raise AssertionError(f"update {pushed.update_id} not handled in {within_s}s")
             await asyncio.sleep(0.005)
+        await asyncio.wait_for(self.desk.drain(), within_s)
         await asyncio.wait_for(self.staff_desk.outbox.drain(), within_s)
 
     async def say(self, user_id: int, text: str | None = None, **kw: Any) -> list[SentMessage]:

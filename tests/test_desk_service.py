@@ -495,3 +495,27 @@ async def test_desk_transfer_to_a_colleague_and_back_to_the_queue(desk: Desk) ->
         "to": "Pavel",
         "by": "Olga",
     }
+
+
+async def test_desk_slow_staff_group_gets_one_card_per_ticket_and_the_user_a_reply() -> None:
+    from desk_fakes import RecordingNotifier
+
+    notifier = RecordingNotifier(gate=asyncio.Event())
+    desk = await make_desk(
+        make_articles(),
+        notifier=notifier,
+        params=DeskParams(categories=CATEGORIES, card_wait_s=0.05),
+    )
+    statuses = await asyncio.gather(*(desk.service.hand_off(request(u)) for u in (1, 2, 3)))
+    # The users were answered although no card could be posted yet.
+    assert [s.queue_position for s in statuses] == [1, 2, 3]
+    ticking = asyncio.create_task(desk.service.tick())  # must not post second cards
+    relaying = asyncio.create_task(desk.service.relay_from_user(1, [11], "hello?"))
+    await asyncio.sleep(0.05)
+    notifier.gate.set()  # type: ignore[union-attr]
+    await asyncio.gather(ticking, relaying)
+    await desk.service.drain()
+    assert sorted(s.ticket_id for s in desk.notifier.of("open_ticket")) == [1, 2, 3]
+    assert desk.notifier.of("copy_to_staff")
+    # Nobody was told a queue place twice (the handoff reply told them).
+    assert desk.notifier.to_users(Notice.QUEUE_POSITION) == []

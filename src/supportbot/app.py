@@ -455,12 +455,13 @@ async def serve_bot_app(
             stop.set()
             if desk is not None:
                 # What the last updates queued for the staff group still goes out.
-                await _drain_outbox(desk.staff, outbox)
+                await _drain_outbox(desk, outbox)
 
 
-async def _drain_outbox(staff: TelegramStaffDesk, worker: asyncio.Task[None]) -> None:
+async def _drain_outbox(desk: Desk, worker: asyncio.Task[None]) -> None:
     try:
-        await asyncio.wait_for(staff.outbox.drain(), timeout=10)
+        await asyncio.wait_for(desk.service.drain(), timeout=10)
+        await asyncio.wait_for(desk.staff.outbox.drain(), timeout=10)
     except TimeoutError:
         logger.warning("staff group: some queued messages were not sent before the stop")
     worker.cancel()

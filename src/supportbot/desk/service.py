@@ -16,6 +16,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -107,6 +108,8 @@ class DeskParams:
     # Tell a queued user their new place only when the estimate moves this much.
     notice_min_change_s: float = 60.0
     notice_min_change_ratio: float = 0.25
+    # How long a handoff reply waits for the ticket's card before it goes anyway.
+    card_wait_s: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,9 @@ class DeskService:
         self._handling: deque[float] = deque(maxlen=self.params.handling_window)
         self._pending_assist: dict[int, tuple[str, ...]] = {}
         self._awaiting_comment: dict[int, tuple[int, datetime]] = {}
+        # Cards being posted, by ticket: a paced staff group may take a minute to take one,
+        # and nobody must post a second card meanwhile.
+        self._card_tasks: dict[int, asyncio.Task[Ticket | None]] = {}
 
     async def start(self) -> None:
         """Load operators, bans and recent handling times from storage."""
@@ -221,8 +227,22 @@ class DeskService:
                     )
                 )
                 fresh = True
+            if ticket.status is TicketStatus.QUEUED:
+                # The handoff reply tells the user their place: until it is sent, queue
+                # notices of concurrent changes must not tell them first.
+                told = await self._status_of(ticket, now)
+                ticket = replace(
+                    ticket,
+                    notified_position=told.queue_position,
+                    notified_wait_s=told.wait_estimate_s,
+                )
+                await self._tickets.save(ticket)
         if fresh:
-            ticket = await self._post_card(ticket) or ticket
+            # The user's reply does not wait long for a paced staff group: the card goes on
+            # being posted, and whoever needs it next waits for that same posting.
+            card = self._card_task(ticket)
+            with suppress(Exception):  # a failure is logged where the card is posted
+                await asyncio.wait_for(asyncio.shield(card), self.params.card_wait_s)
         await self._run(effects)
         effects = []
         async with self._lock:
@@ -674,7 +694,7 @@ class DeskService:
         assign queued tickets once working hours begin, refresh queue notices."""
         now = self._clock()
         for ticket in await self._tickets.open_tickets():
-            if ticket.card_message_id is None and await self._post_card(ticket) is None:
+            if ticket.card_message_id is None and await self._ensure_card(ticket.id) is None:
                 break  # the staff group is still unreachable
             if ticket.pending_copies:
                 await self._flush_pending(ticket.id)
@@ -1086,6 +1106,39 @@ class DeskService:
 
     # --- internals: the staff channel -----------------------------------------------------
 
+    def _card_task(self, ticket: Ticket) -> asyncio.Task[Ticket | None]:
+        """The posting of the ticket's card: the one in progress, or a new one."""
+        task = self._card_tasks.get(ticket.id)
+        if task is None:
+            task = asyncio.create_task(self._post_card(ticket), name=f"card-{ticket.id}")
+            self._card_tasks[ticket.id] = task
+            task.add_done_callback(lambda done: self._card_done(ticket.id, done))
+        return task
+
+    def _card_done(self, ticket_id: int, task: asyncio.Task[Ticket | None]) -> None:
+        if self._card_tasks.get(ticket_id) is task:
+            del self._card_tasks[ticket_id]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            logger.error("ticket %d: posting its card failed", ticket_id, exc_info=error)
+
+    async def _ensure_card(self, ticket_id: int, *, lost: int | None = None) -> Ticket | None:
+        """The ticket with a card in the staff group: posted once when it has none (or when
+        its card `lost` is gone); concurrent callers share that one posting. None when the
+        staff group is unreachable."""
+        if ticket_id not in self._card_tasks:
+            ticket = await self._must_get(ticket_id)
+            if ticket.card_message_id is not None and ticket.card_message_id != lost:
+                return ticket  # it has a card (another caller just recreated it)
+            if ticket_id not in self._card_tasks:
+                self._card_task(ticket)
+        return await asyncio.shield(self._card_tasks[ticket_id])
+
+    async def drain(self) -> None:
+        """Wait for cards still being posted (before a shutdown)."""
+        while self._card_tasks:
+            await asyncio.gather(*list(self._card_tasks.values()), return_exceptions=True)
+
     async def _post_card(self, ticket: Ticket) -> Ticket | None:
         """Create the ticket's topic and card; None when the staff group is unreachable."""
         try:
@@ -1109,8 +1162,8 @@ class DeskService:
             StaffUnavailableError: the staff group cannot be reached.
         """
         ticket = await self._must_get(ticket_id)
-        if ticket.card_message_id is None:
-            posted = await self._post_card(ticket)
+        if ticket.card_message_id is None or ticket_id in self._card_tasks:
+            posted = await self._ensure_card(ticket_id)
             if posted is None:
                 raise StaffUnavailableError(f"no place for ticket {ticket_id}")
             ticket = posted
@@ -1118,7 +1171,7 @@ class DeskService:
             return await action(ticket)
         except TopicLostError:
             logger.warning("ticket %d: its topic or card is gone; recreating it", ticket_id)
-            posted = await self._post_card(ticket)
+            posted = await self._ensure_card(ticket_id, lost=ticket.card_message_id)
             if posted is None:
                 raise StaffUnavailableError(f"no place for ticket {ticket_id}") from None
             return await action(posted)

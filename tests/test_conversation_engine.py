@@ -176,7 +176,7 @@ async def test_engine_records_the_first_message_in_the_conversation_it_opens() -
 
 async def test_engine_bare_yes_or_next_is_not_a_question_for_a_person() -> None:
     conversation, handoff, _ = make_conversation()
-    for text in ("yes", "next", "да"):
+    for text in ("yes", "next", "ок"):
         reply = await conversation.handle_text(EN, text)
         assert [m.say for m in reply.messages] == [Say.CLARIFY], text
     assert handoff.requests == []
@@ -212,7 +212,7 @@ async def test_engine_small_talk_mid_guide_keeps_the_place() -> None:
     await conversation.press(EN, Press(Act.GUIDE, answer.conversation, key))
     reply = await conversation.handle_text(EN, "thanks")
     assert [m.say for m in reply.messages] == [Say.SMALL_TALK_THANKS, Say.GUIDE_RESUME]
-    step = await conversation.handle_text(EN, "yes")
+    step = await conversation.handle_text(EN, "ok")
     assert step.messages[0].say is Say.STEP
     assert step.messages[0].step is not None
     assert step.messages[0].step.number == 2

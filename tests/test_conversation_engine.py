@@ -217,3 +217,12 @@ async def test_engine_small_talk_mid_guide_keeps_the_place() -> None:
     assert step.messages[0].step is not None
     assert step.messages[0].step.number == 2
     assert handoff.requests == []
+
+
+async def test_engine_a_photo_mid_guide_keeps_the_place() -> None:
+    conversation, _, _ = make_conversation()
+    answer = await conversation.handle_text(EN, "i forgot my password")
+    key = article_key("en/account/reset-password")
+    await conversation.press(EN, Press(Act.GUIDE, answer.conversation, key))
+    reply = await conversation.handle_media(EN, None)
+    assert [m.say for m in reply.messages] == [Say.DESCRIBE_IN_WORDS, Say.GUIDE_RESUME]

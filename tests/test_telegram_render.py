@@ -48,3 +48,11 @@ def test_render_puts_the_keyboard_on_the_last_part_only() -> None:
     rendered = Renderer(Texts.load()).render(reply)
     assert len(rendered) > 1
     assert [r.markup is not None for r in rendered] == [False] * (len(rendered) - 1) + [True]
+
+
+def test_render_links_and_code_spans_stay_valid_telegram_html() -> None:
+    link = markdown_to_html("see [the page](https://x.test/?a=1&b=2) now")
+    assert 'href="https://x.test/?a=1&amp;b=2"' in link
+    for text in ("**bold `code** x`", "**Settings > `Payments`**", "use `**not bold**` here"):
+        parse_html(markdown_to_html(text))  # Telegram's parser would reject mis-nesting
+    assert markdown_to_html("use `**x**`") == "use <code>**x**</code>"

@@ -200,6 +200,8 @@ class Conversation:
                     turn.say(Outgoing(Say.WAIT_NOTED))
                 return
             turn.say(Outgoing(Say.DESCRIBE_IN_WORDS, actions=(Action(Act.PERSON),)))
+            if turn.state.phase is Phase.GUIDE:
+                self._resume_hint(turn)
 
         return await self._run(user, no_words, received=True)
 

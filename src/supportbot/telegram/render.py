@@ -27,6 +27,7 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _ARTICLE_LINK = re.compile(r"\[([^\]\n]+)\]\((?!https?://)[^)\s]+\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +44,23 @@ def markdown_to_html(text: str) -> str:
     Everything is escaped first, so no user or article text can inject markup.
     """
     out = html.escape(text.strip(), quote=False)
+    # Code spans first, set aside: nothing inside them is markup, and bold around them
+    # must not interleave with their tags.
+    codes: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        codes.append(match.group(1))
+        return f"\x00{len(codes) - 1}\x00"
+
+    out = _CODE.sub(keep, out)
     out = _HEADING.sub(r"<b>\1</b>", out)
-    out = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', out)
+    # The URL is escaped already (&amp;); only a quote could end the attribute early.
+    out = _LINK.sub(
+        lambda m: f'<a href="{m.group(2).replace(chr(34), "&quot;")}">{m.group(1)}</a>', out
+    )
     out = _ARTICLE_LINK.sub(r"«\1»", out)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    return _BOLD.sub(r"<b>\1</b>", out)
+    out = _BOLD.sub(r"<b>\1</b>", out)
+    return _PLACEHOLDER.sub(lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
 
 
 def _pieces(block: str, limit: int) -> Iterator[str]:

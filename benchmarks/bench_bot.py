@@ -1,13 +1,15 @@
 """Benchmark the whole bot: many simulated users talking to the real Dispatcher over HTTP.
 
-The real aiogram Bot, Dispatcher, routers, middlewares and session run against the fake
-Telegram server (tests/faketg.py); the conversation engine runs over SQLite and the real
-hybrid suggester. Printed: end-to-end latency (update served by getUpdates -> first reply
-received by the server, p50/p95/max), sustained messages per second, and beside them the raw
-model time per query (embedding only) and the suggester's full decision time.
+The bot is built by the composition root exactly as `supportbot run` builds it (the real
+aiogram Bot, Dispatcher, routers, middlewares and session; the conversation engine over
+SQLite; the hybrid suggester with the configured encoders over the repo's knowledge base)
+and talks to the fake Telegram server (tests/faketg.py). Printed: end-to-end latency
+(update served by getUpdates -> first reply received, p50/p95/max), sustained messages per
+second, and beside them the raw model time per query (all-MiniLM-L6-v2 encode alone) and the
+suggester's full decision time.
 
 Run: HF_HUB_OFFLINE=1 python benchmarks/bench_bot.py [--users 50] [--messages 10]
-     [--encoder hashing|minilm|use] [--memory]
+     [--encoder default|hashing] [--kb knowledge_base]
 Nothing is asserted: speed is measured, not unit-tested.
 """
 
@@ -26,30 +28,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from conftest import make_articles  # noqa: E402
 from faketg import Call, FakeTelegram  # noqa: E402
-from supportbot.conversation.engine import Conversation  # noqa: E402
-from supportbot.conversation.handoff import RecordingHandoff  # noqa: E402
-from supportbot.conversation.ports import ConversationRepository  # noqa: E402
-from supportbot.domain.ports import Embedder  # noqa: E402
-from supportbot.retrieval.embedders import HashingEmbedder, create_embedder  # noqa: E402
-from supportbot.retrieval.intents import (  # noqa: E402
-    FuzzyDuplicateDetector,
-    FuzzyIntentMatcher,
+from supportbot.app import (  # noqa: E402
+    all_migrations,
+    build_bot_app,
+    build_embedders,
+    build_knowledge,
+    serve_bot_app,
 )
-from supportbot.retrieval.suggester import HybridSuggester  # noqa: E402
-from supportbot.storage import conversations, events  # noqa: E402
-from supportbot.storage.conversations import (  # noqa: E402
-    InMemoryConversationRepository,
-    SqliteConversationRepository,
-)
+from supportbot.config import Settings  # noqa: E402
+from supportbot.retrieval.embedders import SentenceTransformerEmbedder  # noqa: E402
 from supportbot.storage.db import Database  # noqa: E402
 from supportbot.storage.embedding_cache import InMemoryEmbeddingCache  # noqa: E402
-from supportbot.storage.events import InMemoryEventLog, SqliteEventLog  # noqa: E402
-from supportbot.telegram.bot import build_bot, build_dispatcher  # noqa: E402
-from supportbot.telegram.middlewares import FloodControl, InFlight  # noqa: E402
-from supportbot.telegram.runner import run_polling  # noqa: E402
-from supportbot.telegram.texts import Texts  # noqa: E402
+from supportbot.storage.events import SqliteEventLog  # noqa: E402
 
 TOKEN = "123456:BENCH"
 QUERIES = [
@@ -64,14 +55,6 @@ QUERIES = [
     "what is the weather on mars",
     "payment fails with my visa card",
 ]
-
-
-def _embedder(name: str) -> Embedder:
-    if name == "hashing":
-        return HashingEmbedder()
-    if name == "minilm":
-        return create_embedder("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2")
-    return create_embedder("use", "use-multilingual-v3")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -94,48 +77,45 @@ async def _user(tg: FakeTelegram, user_id: int, messages: int, latencies: list[f
 
 
 async def _bench(args: argparse.Namespace) -> None:
-    embedder = _embedder(args.encoder)
-    suggester = await HybridSuggester.create(make_articles(), [embedder], InMemoryEmbeddingCache())
+    tmp = tempfile.TemporaryDirectory()
+    settings = Settings(
+        telegram={"token": TOKEN, "flood": {"messages": 10_000, "per_seconds": 1}},
+        storage={"database": Path(tmp.name) / "bench.sqlite3"},
+        knowledge_base={"dir": args.kb, "watch": False},
+        **(
+            {"retrieval": {"encoders": [{"backend": "hashing"}]}}
+            if args.encoder == "hashing"
+            else {}
+        ),
+    )
+    embedders = build_embedders(settings.retrieval.encoders)
+    live = await build_knowledge(settings, embedders=embedders, cache=InMemoryEmbeddingCache())
+    suggester = live.suggester
 
-    # Raw model time per query (embedding only) and the full decision, single-threaded.
+    # Raw model time per query (all-MiniLM-L6-v2 alone, as a plain sentence-transformers user
+    # calls it) and the full decision, single-threaded.
     for q in QUERIES:
         suggester.decide_sync(q)
-    started = time.perf_counter()
-    for q in QUERIES * 5:
-        embedder.embed([q], query=True)
-    model_ms = (time.perf_counter() - started) * 1000 / (len(QUERIES) * 5)
+    minilm = next((e for e in embedders if isinstance(e, SentenceTransformerEmbedder)), None)
+    model_ms = float("nan")
+    if minilm is not None:
+        raw = minilm._model
+        raw.encode(QUERIES, normalize_embeddings=True, show_progress_bar=False)
+        started = time.perf_counter()
+        for q in QUERIES * 5:
+            raw.encode([q], normalize_embeddings=True, show_progress_bar=False)
+        model_ms = (time.perf_counter() - started) * 1000 / (len(QUERIES) * 5)
     started = time.perf_counter()
     for q in QUERIES * 5:
         suggester.decide_sync(q)
     decide_ms = (time.perf_counter() - started) * 1000 / (len(QUERIES) * 5)
 
-    tmp = tempfile.TemporaryDirectory()
-    db = await Database.open(
-        Path(tmp.name) / "bench.sqlite3", [*conversations.MIGRATIONS, *events.MIGRATIONS]
-    )
-    # One connection shared by two writers: their writes take one lock (as app.py wires it).
-    repository: ConversationRepository = (
-        InMemoryConversationRepository() if args.memory else SqliteConversationRepository(db)
-    )
-    conversation = Conversation(
-        suggester=suggester,
-        repository=repository,
-        handoff=RecordingHandoff(),
-        events=InMemoryEventLog() if args.memory else SqliteEventLog(db),
-        intents=FuzzyIntentMatcher(),
-        duplicates=FuzzyDuplicateDetector(),
-    )
+    db = await Database.open(settings.storage.database, all_migrations())
     async with FakeTelegram(token=TOKEN) as tg:
-        bot = build_bot(TOKEN, tg.base_url, on_blocked=conversation.mark_blocked)
-        in_flight = InFlight()
-        dp = build_dispatcher(
-            conversation=conversation,
-            texts=Texts.load(),
-            flood=FloodControl(10_000, 1.0),
-            in_flight=in_flight,
-        )
+        settings.telegram.api_base = tg.base_url
+        app = await build_bot_app(settings, suggester=suggester, db=db, events=SqliteEventLog(db))
         stop = asyncio.Event()
-        polling = asyncio.create_task(run_polling(bot, dp, in_flight, stop, polling_timeout_s=1))
+        serving = asyncio.create_task(serve_bot_app(settings, app, stop, polling_timeout_s=1))
         latencies: list[float] = []
         # Warm-up: one message per language so the first-call costs are not measured.
         await _user(tg, 10_000_001, 1, [])
@@ -146,35 +126,44 @@ async def _bench(args: argparse.Namespace) -> None:
                 group.create_task(_user(tg, user_id, args.messages, latencies))
         wall = time.perf_counter() - started
         stop.set()
-        await polling
+        await serving
     await db.close()
     tmp.cleanup()
 
     total = len(latencies)
-    print(f"bot benchmark: {args.users} users x {args.messages} messages, encoder {args.encoder}")
+    signals = ",".join(suggester.snapshot.signals)
     print(
-        f"  storage: {'in-memory' if args.memory else 'SQLite (WAL)'}; fake Telegram on 127.0.0.1"
+        f"bot benchmark: {args.users} users x {args.messages} messages; "
+        f"{len(suggester.snapshot.articles)} articles, signals {signals}"
     )
+    print("  storage: SQLite (WAL); fake Telegram on 127.0.0.1, same process")
     print(
         f"  end-to-end latency (update served -> reply received): "
         f"p50 {_pct(latencies, 0.5):.1f} ms  p95 {_pct(latencies, 0.95):.1f} ms  "
         f"max {max(latencies):.1f} ms  mean {statistics.fmean(latencies):.1f} ms"
     )
     print(f"  sustained throughput: {total / wall:.0f} messages/s ({total} in {wall:.2f} s)")
-    print(f"  raw model time per query (embedding only): {model_ms:.2f} ms")
-    print(f"  suggester decision per query (model + fusion + confidence): {decide_ms:.2f} ms")
+    print(f"  raw all-MiniLM-L6-v2 time per query (encode only): {model_ms:.2f} ms")
+    print(
+        f"  suggester decision per query (all signals + fusion + confidence): {decide_ms:.2f} ms"
+    )
+    print(f"  ratio end-to-end p50 / raw model: {_pct(latencies, 0.5) / model_ms:.1f}x")
 
 
 def main(argv: list[str] | None = None) -> Any:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10)
-    parser.add_argument("--encoder", choices=["hashing", "minilm", "use"], default="hashing")
     parser.add_argument(
-        "--memory", action="store_true", help="in-memory conversation state and events"
+        "--encoder",
+        choices=["default", "hashing"],
+        default="default",
+        help="default: the configured encoders (MiniLM + USE); hashing: no model at all",
     )
+    parser.add_argument("--kb", type=Path, default=ROOT / "knowledge_base")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     asyncio.run(_bench(args))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,10 @@ from supportbot.retrieval.embedders import HashingEmbedder
 from supportbot.storage.events import InMemoryEventLog
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs chromium and sets this: there a missing browser is a failure, not a skip.
+REQUIRED = os.environ.get("SUPPORTBOT_REQUIRE_CHROMIUM") == "1"
+if CHROMIUM is None and REQUIRED:
+    raise RuntimeError("chromium is required (SUPPORTBOT_REQUIRE_CHROMIUM=1) but not installed")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
 )

@@ -104,3 +104,21 @@ async def test_reload_without_changes_embeds_nothing(
     )
     await knowledge.reload()
     assert embedder.texts_embedded == before + 1  # only the changed question
+
+
+async def test_hot_reload_follows_a_renamed_folder(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, _, root = live
+    stop = asyncio.Event()
+
+    async def moved() -> bool:
+        return knowledge.suggester.article("help/card") is not None
+
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(knowledge.watch(debounce_ms=100, stop_event=stop))
+        await asyncio.sleep(0.3)
+        (root / "en").rename(root / "help")
+        await _until(moved)
+        assert knowledge.suggester.article("en/card") is None
+        stop.set()

@@ -66,6 +66,18 @@ def test_load_knowledge_base_duplicate_id_names_the_first_file(tmp_path: Path) -
     assert kb.articles["en/a"].title == "First"
 
 
+def test_load_knowledge_base_new_file_cannot_take_over_a_served_id(tmp_path: Path) -> None:
+    write(tmp_path, "en/payments/card.md", article("Card declined", extra="id: pay/card\n"))
+    served = load_knowledge_base(tmp_path)
+    # A draft sorted before the live file reuses its id: the live article stays served.
+    write(tmp_path, "en/aaa/draft.md", article("Draft about pizzas", extra="id: pay/card\n"))
+    kb = load_knowledge_base(tmp_path, served)
+    assert kb.articles["pay/card"].title == "Card declined"
+    [problem] = kb.errors()
+    assert (problem.path, problem.code) == ("en/aaa/draft.md", "duplicate-id")
+    assert "en/payments/card.md" in problem.message
+
+
 def test_load_knowledge_base_resolves_relative_and_root_links(tmp_path: Path) -> None:
     write(tmp_path, "en/account/reset-password.md", article("Reset"))
     write(tmp_path, "en/account/custom.md", article("Custom", extra="id: custom-id\n"))

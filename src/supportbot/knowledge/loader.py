@@ -127,22 +127,37 @@ class _Builder:
             if article is None:
                 return
         if article.id in self.articles:
-            self.problems.append(
-                Problem(
-                    rel,
-                    _id_line(text, rel),
-                    Severity.ERROR,
-                    "duplicate-id",
-                    f"id {article.id!r} is already used by {self.first_file[article.id]}: "
-                    'give one of them a different "id:" (or rename the file); this one is '
-                    "not served",
-                )
-            )
-            return
+            holder = self.first_file[article.id]
+            if self._served_from(article.id) != rel:
+                self._duplicate(article.id, rel, text, holder)
+                return
+            # This file served the id until now: a newcomer taking it over must not knock a
+            # live article off the bot. The newcomer is the one reported and not served.
+            self._duplicate(article.id, holder, self.texts.get(article.id), rel)
+            self.texts.pop(article.id, None)
         self.articles[article.id] = article
         self.first_file[article.id] = rel
         if fresh and text is not None:
             self.texts[article.id] = text
+
+    def _served_from(self, article_id: str) -> str | None:
+        """The file the id was served from by the previous load, if any."""
+        if self.previous is None:
+            return None
+        served = self.previous.articles.get(article_id)
+        return served.source if served is not None else None
+
+    def _duplicate(self, article_id: str, rel: str, text: str | None, kept: str) -> None:
+        self.problems.append(
+            Problem(
+                rel,
+                _id_line(text, rel),
+                Severity.ERROR,
+                "duplicate-id",
+                f"id {article_id!r} is already used by {kept}: give one of them a different "
+                '"id:" (or rename the file); this one is not served',
+            )
+        )
 
     def _last_good_article(self, rel: str) -> Article | None:
         if self.previous is None:

@@ -22,7 +22,11 @@ def _filter_for(root: Path) -> Callable[[Change, str], bool]:
 
     def relevant(change: Change, path: str) -> bool:
         del change  # added, modified and deleted files all change what is served
-        if not path.lower().endswith(WATCHED_SUFFIXES):
+        # A folder moved or deleted in one go is reported as the folder alone: it may
+        # carry articles (a path without a suffix is taken for a folder; an extra
+        # reload of an unchanged base is cheap).
+        folder = not PurePosixPath(path).suffix
+        if not folder and not path.lower().endswith(WATCHED_SUFFIXES):
             return False
         try:
             rel = PurePosixPath(Path(path).resolve().relative_to(resolved).as_posix())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from supportbot.cli import main
 from supportbot.commands import demo_data, report
 from supportbot.domain.errors import SupportBotError
 
@@ -125,3 +127,95 @@ def test_report_html_is_self_contained(config: Path, tmp_path: Path) -> None:
 def test_report_bad_time_is_a_user_error(config: Path) -> None:
     with pytest.raises(SupportBotError, match="cannot read the time"):
         _run(["--config", str(config), "report", "--since", "yesterday"])
+
+
+def _cli(config: Path, *argv: str) -> int:
+    return main(["--config", str(config), *argv])
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["report", "--since", "99999999d"], "--since"),
+        (["report", "--since", "0001-01-02"], "--since"),
+        (["report", "--since", "7d", "--until", "99999999d"], "--until"),
+        (["report", "--since", "7d", "--out", "/proc/r.html"], "--out"),
+        (["report", "--since", "7d", "--out", "/proc/no-such/dir/r.html"], "--out"),
+        (["report", "--since", "7d", "--experiment", "no-such-test"], "--experiment"),
+    ],
+)
+def test_report_bad_options_are_one_line_errors_with_exit_code_2(
+    config: Path, capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    assert _cli(config, *argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    assert option in err[0]
+    assert "Traceback" not in err[0]
+
+
+def test_report_unknown_experiment_lists_the_configured_ones(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli(config, "report", "--experiment", "thresholds") == 2
+    assert "suggestions" in capsys.readouterr().err
+
+
+def test_report_unwritable_out_is_a_user_error(config: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    target = locked / "file-not-a-dir"
+    target.write_text("", encoding="utf-8")
+    with pytest.raises(SupportBotError, match="--out"):
+        _run(["--config", str(config), "report", "--out", str(target / "r.html")])
+
+
+def test_report_html_writes_no_matplotlib_info_lines(
+    config: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "r.html"
+    assert _cli(config, "report", "--gaps-embedder", "none", "--out", str(out)) == 0
+    noisy = [r for r in caplog.records if r.name.startswith("matplotlib")]
+    assert all(r.levelno >= logging.WARNING for r in noisy), [r.getMessage() for r in noisy]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lang"), [("md", "en"), ("md", "ru"), ("html", "en"), ("csv", "ru")]
+)
+def test_report_shows_operators_by_name_and_readable_handoff_reasons(
+    config: Path, tmp_path: Path, fmt: str, lang: str
+) -> None:
+    out = tmp_path / f"r.{fmt}"
+    argv = ["--config", str(config), "report", "--format", fmt, "--lang", lang]
+    assert _run([*argv, "--gaps-embedder", "none", "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Anna" in page  # demo operators have names
+    assert "Farid" in page
+    for raw in ("low_confidence", "user_asked", "not_helpful"):
+        assert raw not in page
+    wanted = "The user asked for a person" if lang == "en" else "Пользователь попросил человека"
+    assert wanted in page
+
+
+def test_report_json_operators_have_every_kpi(config: Path, tmp_path: Path) -> None:
+    d = _json(config, tmp_path)
+    names = {o["name"] for o in d["operators"]}
+    assert names == {"Anna", "Boris", "Carmen", "Dmitry", "Elena", "Farid"}
+    for o in d["operators"]:
+        assert o["tickets"] > 0
+        for key in (
+            "first_response_median_s",
+            "first_response_p90_s",
+            "response_median_s",
+            "resolution_median_s",
+            "csat",
+            "fcr",
+            "rating_response_rate",
+        ):
+            assert o[key] is not None, key
+            assert o[key] >= 0, key
+    fast = next(o for o in d["operators"] if o["name"] == "Anna")
+    slow = next(o for o in d["operators"] if o["name"] == "Farid")
+    assert fast["first_response_median_s"] < slow["first_response_median_s"]

@@ -13,6 +13,7 @@ import json
 import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -49,6 +50,8 @@ VALUE_KEY: dict[str, str] = {
     EventKind.STEP_FAILED: "step",
     EventKind.QUEUED: "position",
     EventKind.RATING: "score",
+    EventKind.CLOSED: "reopened",
+    EventKind.FCR: "reopened",
 }
 FLAG_KEY: dict[str, str] = {
     EventKind.FEEDBACK: "helpful",
@@ -61,6 +64,8 @@ LABEL_KEY: dict[str, str] = {
     EventKind.HANDOFF: "reason",
     EventKind.CLOSED: "category",
     EventKind.CONVERSATION_CLOSED: "outcome",
+    EventKind.TAKEN: "operator",
+    EventKind.OPERATOR_REPLY: "operator",
 }
 LABEL2_KEY: dict[str, str] = {EventKind.CLOSED: "subcategory"}
 ITEMS_KEY: dict[str, str] = {
@@ -240,14 +245,113 @@ class EventColumns:
         fields["flag"] = np.concatenate([part.flag for part in parts])
         return cls(**fields, strings=tuple(merged))
 
-    def select(self, mask: npt.NDArray[np.bool_] | I64) -> EventColumns:
-        """The rows picked by a boolean mask or an index array (same dictionary)."""
+    @classmethod
+    def from_blocks(
+        cls,
+        blocks: Sequence[tuple[int, int, int, bytes]],
+        low: int,
+        high: int,
+        *,
+        tail: EventColumns | None = None,
+        threads: int = 2,
+    ) -> EventColumns:
+        """The rows with low <= ts < high of serialised blocks (`to_bytes`), then `tail`.
+
+        `blocks` are (id offset, smallest ts, largest ts, payload). Each block is
+        decompressed straight into its slice of the output, in `threads` threads (zlib and
+        numpy copies release the GIL), so a month of blocks is never held twice, as a
+        `concat` of decoded parts would.
+        """
+        headers = [_header(payload) for *_, payload in blocks]
+        merged: dict[str, int] = {}
+        tables: list[I32] = []
+        for header in headers:
+            table = np.empty(len(header["strings"]) + 1, dtype=np.int32)
+            table[-1] = NO_CODE  # index -1 (NO_CODE) maps to itself
+            for index, text in enumerate(header["strings"]):
+                found = merged.get(text)
+                if found is None:
+                    found = merged[text] = len(merged)
+                table[index] = found
+            tables.append(table)
+        # Blocks wholly inside the range are copied as they are; the few at its edges are
+        # decoded first to learn how many of their rows are kept.
+        parts: list[EventColumns | None] = []
+        sizes: list[int] = []
+        for (offset, ts_min, ts_max, payload), header in zip(blocks, headers, strict=True):
+            if ts_min >= low and ts_max < high:
+                parts.append(None)
+                sizes.append(int(header["n"]))
+            else:
+                part = cls.from_bytes(payload, id_offset=offset)
+                part = part.select((part.ts >= low) & (part.ts < high))
+                parts.append(part)
+                sizes.append(len(part))
+        if tail is not None and len(tail):
+            tail_table = np.empty(len(tail.strings) + 1, dtype=np.int32)
+            tail_table[-1] = NO_CODE
+            for index, text in enumerate(tail.strings):
+                found = merged.get(text)
+                if found is None:
+                    found = merged[text] = len(merged)
+                tail_table[index] = found
+        total = sum(sizes) + (len(tail) if tail is not None else 0)
+        out: dict[str, Any] = {
+            **{name: np.empty(total, dtype=np.int64) for name in _INT_FIELDS},
+            **{name: np.empty(total, dtype=np.int32) for name in _CODE_FIELDS},
+            "value": np.empty(total, dtype=np.float64),
+            "flag": np.empty(total, dtype=np.int8),
+        }
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
+
+        def put(start: int, part: EventColumns, table: I32) -> None:
+            end = start + len(part)
+            for name in _INT_FIELDS:
+                out[name][start:end] = getattr(part, name)
+            for name in _CODE_FIELDS:
+                np.take(table, getattr(part, name), out=out[name][start:end])
+            out["value"][start:end] = part.value
+            out["flag"][start:end] = part.flag
+
+        def fill(i: int) -> None:
+            part = parts[i]
+            if part is None:
+                offset, _, _, payload = blocks[i]
+                part = cls.from_bytes(payload, id_offset=offset)
+            put(starts[i], part, tables[i])
+
+        if threads > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(fill, range(len(blocks))))
+        else:
+            for i in range(len(blocks)):
+                fill(i)
+        if tail is not None and len(tail):
+            put(starts[-1], tail, tail_table)
+        return cls(**out, strings=tuple(merged))
+
+    def select(self, mask: npt.NDArray[np.bool_] | I64 | slice) -> EventColumns:
+        """The rows picked by a boolean mask, an index array or a slice (a slice gives views,
+        no copy; the dictionary is shared)."""
         fields: dict[str, Any] = {
             name: getattr(self, name)[mask] for name in (*_INT_FIELDS, *_CODE_FIELDS)
         }
         return EventColumns(
             **fields, value=self.value[mask], flag=self.flag[mask], strings=self.strings
         )
+
+    def writeable(self) -> bool:
+        """Whether every column may be changed in place (decoded blocks may be read-only)."""
+        return all(
+            getattr(self, name).flags.writeable
+            for name in (*_INT_FIELDS, *_CODE_FIELDS, "value", "flag")
+        )
+
+    def move_rows(self, to: I64, source: I64) -> None:
+        """In place: row `to[i]` takes what row `source[i]` holds now (a few rows only)."""
+        for name in (*_INT_FIELDS, *_CODE_FIELDS, "value", "flag"):
+            column = getattr(self, name)
+            column[to] = column[source]  # the right side is a copy: no overlap trouble
 
     def code_of(self, text: str) -> int:
         """The code of a string in this table's dictionary, NO_CODE - 1 when absent."""
@@ -258,8 +362,18 @@ class EventColumns:
 
     def kind_mask(self, *kinds: EventKind) -> npt.NDArray[np.bool_]:
         """Rows of any of the given kinds."""
-        codes = [self.code_of(str(kind)) for kind in kinds]
-        return np.isin(self.kind, np.array(codes, dtype=np.int32))
+        codes = [code for code in (self.code_of(str(kind)) for kind in kinds) if code >= 0]
+        if not codes:
+            return np.zeros(len(self), dtype=bool)
+        if len(codes) <= 2:
+            mask: npt.NDArray[np.bool_] = self.kind == codes[0]
+            for code in codes[1:]:
+                mask |= self.kind == code
+            return mask
+        # A lookup table indexed by code: several times faster than np.isin on millions.
+        table = np.zeros(len(self.strings) + 1, dtype=bool)  # the last entry stands for -1
+        table[codes] = True
+        return table[self.kind]
 
     def to_bytes(self) -> bytes:
         """A compressed, self-describing serialisation (the SQLite log's block format)."""
@@ -274,7 +388,7 @@ class EventColumns:
     def from_bytes(cls, blob: bytes, *, id_offset: int = 0) -> EventColumns:
         """Inverse of `to_bytes`; `id_offset` is added to every `event_id`."""
         (size,) = struct.unpack_from("<I", blob)
-        header = json.loads(blob[4 : 4 + size])
+        header = _header(blob)
         n = int(header["n"])
         body = zlib.decompress(blob[4 + size :])
         fields: dict[str, Any] = {}
@@ -292,6 +406,13 @@ class EventColumns:
         if id_offset:
             fields["event_id"] = fields["event_id"] + id_offset
         return cls(**fields, strings=tuple(header["strings"]))
+
+
+def _header(blob: bytes) -> dict[str, Any]:
+    """The JSON header of a `to_bytes` blob (row count and strings)."""
+    (size,) = struct.unpack_from("<I", blob)
+    header: dict[str, Any] = json.loads(blob[4 : 4 + size])
+    return header
 
 
 class ColumnarEventLog(EventLog, Protocol):

@@ -1,23 +1,46 @@
 """A realistic synthetic support history, so a newcomer's first report means something.
 
 Users ask in Russian and English; some articles help and some do not; handoffs queue up at
-peak hours; operators work at different speeds; one topic rises over the month; unanswered
-questions form a few clear themes (with personal data sprinkled in, which the report masks).
+peak hours; operators (with names) work at different speeds; a few closed tickets are
+reopened by the user in a new conversation; one topic of the knowledge base rises over the
+period; unanswered questions form a few clear themes (with personal data sprinkled in,
+which the report masks).
+
+A day is generated with numpy, stage by stage over all its conversations at once, straight
+into event columns plus the JSON each event row stores: a month of 20,000 conversations a
+day is millions of events, far too many for a Python object per event.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
+from supportbot.analytics.columns import (
+    ITEM_SEP,
+    NO_CODE,
+    NONE_ID,
+    EventColumns,
+    arms_key,
+    conversation_key,
+    from_micros,
+    to_micros,
+)
 from supportbot.analytics.experiments import assign_arm
 from supportbot.domain.events import Event, EventKind
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+F64 = npt.NDArray[np.float64]
+Objects = npt.NDArray[np.object_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +85,7 @@ SUBCATEGORIES: dict[str, list[str]] = {
     "orders": ["cancel", "return"],
     "technical": ["app_crash", "login_error"],
 }
+"""Subcategories of the built-in categories; other categories use their articles' names."""
 
 # One theme per list: (ru messages, en messages). Each is what the bot could not answer.
 GAP_THEMES: list[tuple[list[str], list[str]]] = [
@@ -96,24 +120,65 @@ _PII = [
     " почта ivan.petrov@mail.ru",
 ]
 
-_QUESTIONS = {
+_QUESTIONS: dict[str, tuple[str, str]] = {
+    # The built-in categories.
     "payments": ("не проходит оплата картой", "my card payment was declined"),
     "account": ("не могу войти в аккаунт", "I can't log in to my account"),
     "delivery": ("где мой заказ, доставка задерживается", "where is my order, it's late"),
     "orders": ("как отменить заказ", "how do I cancel my order"),
     "technical": ("ошибка при входе в приложение", "error when logging into the app"),
+    # The shipped knowledge base.
+    "ads": ("мою рекламу отклонили", "my ad was rejected"),
+    "groups": ("как удалить участника из группы", "how do I remove a member from my group"),
+    "notifications": ("не приходят уведомления", "notifications are not arriving"),
+    "privacy": ("как скрыть профиль от незнакомых", "how do I hide my profile from strangers"),
+    "profile": ("как восстановить удалённый профиль", "how do I restore my deleted profile"),
+    "purchases": ("премиум не активировался после оплаты", "premium not activated after paying"),
+    "uploads": ("не загружается видео", "my video upload keeps failing"),
 }
+_OTHER_QUESTION = ("у меня проблема", "I have a problem")
+_PERSON_AGAIN = ("всё ещё не работает, нужен оператор", "still not working, I need a person")
 
-_CATEGORY_WEIGHTS = {"payments": 0.3, "account": 0.25, "delivery": 0.2, "orders": 0.15}
-_TECHNICAL_WEIGHT = 0.1
-RISING_CATEGORY = "delivery"
-"""The topic that grows over the demo period (a "rising pain")."""
+_CATEGORY_WEIGHTS = {
+    "payments": 0.3,
+    "account": 0.25,
+    "delivery": 0.2,
+    "orders": 0.15,
+    "purchases": 0.15,
+    "privacy": 0.08,
+    "profile": 0.08,
+    "notifications": 0.07,
+    "groups": 0.05,
+    "ads": 0.05,
+    "uploads": 0.04,
+}
+_OTHER_WEIGHT = 0.1
+
+RISING_PREFERENCE = ("uploads", "delivery", "notifications", "payments")
+"""Topics that make a plausible "rising pain", best first; the first present one rises."""
+RISE = 5.0
+"""How much the rising topic's weight grows from the first day to the last (x6 at the end)."""
 
 # Local-hour profile of traffic: quiet at night, peaks late morning and evening.
 _HOURLY = np.array(
     [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 4, 6, 8, 9, 8, 7, 7, 7, 6, 6, 7, 8, 8, 6, 4, 2],
     dtype=np.float64,
 )
+_DAY_US = 86_400_000_000
+_LATEST_CLOSE = 18 * 3600.0
+"""Users who write again do so within this many seconds of the close (or never)."""
+
+
+def rising_category(categories: Sequence[str]) -> str:
+    """The topic that grows over the demo period: a preferred one if present, else the first.
+
+    Raises:
+        ValueError: there are no categories.
+    """
+    present = sorted(set(categories))
+    if not present:
+        raise ValueError("no categories to pick a rising topic from")
+    return next((c for c in RISING_PREFERENCE if c in present), present[0])
 
 
 def load_demo_articles(kb_dir: Path | None) -> list[DemoArticle]:
@@ -132,31 +197,77 @@ def load_demo_articles(kb_dir: Path | None) -> list[DemoArticle]:
         lang, category = article_id.split("/")[:2]
         # Most articles help; a few are poor and need rewriting.
         quality = rng.choice([0.85, 0.8, 0.75, 0.7, 0.65, 0.25])
-        if article_id.endswith(("refund-status", "two-factor")):
+        if article_id.endswith(("refund-status", "two-factor", "two-factor-auth")):
             quality = 0.2
         out.append(DemoArticle(article_id, category, lang, quality))
     return out
 
 
-_Emit = Callable[..., None]
-"""Appends one event of the current conversation: (offset from its start, kind, **fields)."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Operator:
     id: int
+    name: str
     speed: float  # multiplies reply delays: 0.5 is twice as fast as 1.0
     quality: float  # shifts ratings
 
 
-_OPERATORS = [
-    _Operator(101, 0.5, 0.3),
-    _Operator(102, 0.7, 0.2),
-    _Operator(103, 1.0, 0.0),
-    _Operator(104, 1.0, 0.1),
-    _Operator(105, 1.4, -0.2),
-    _Operator(106, 2.0, -0.4),
+OPERATORS = [
+    _Operator(101, "Anna", 0.5, 0.3),
+    _Operator(102, "Boris", 0.7, 0.2),
+    _Operator(103, "Carmen", 1.0, 0.0),
+    _Operator(104, "Dmitry", 1.0, 0.1),
+    _Operator(105, "Elena", 1.4, -0.2),
+    _Operator(106, "Farid", 2.0, -0.4),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBatch:
+    """One demo day: its events as columns (`event_id` = position) and each row's texts."""
+
+    columns: EventColumns
+    conversation_ids: list[str]
+    data: list[str | None]
+    """The JSON object each event row stores as `data` (None when empty)."""
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def events(self) -> list[Event]:
+        """The same events as `Event` objects (for in-memory logs and tests; slow for a month)."""
+        c = self.columns
+        strings = c.strings
+        arms: dict[int, dict[str, str]] = {}
+        out: list[Event] = []
+        for i, (ts, kind, user, ticket, operator, article, arm) in enumerate(
+            zip(
+                c.ts.tolist(),
+                c.kind.tolist(),
+                c.user.tolist(),
+                c.ticket.tolist(),
+                c.operator.tolist(),
+                c.article.tolist(),
+                c.arms.tolist(),
+                strict=True,
+            )
+        ):
+            if arm not in arms:
+                arms[arm] = json.loads(strings[arm]) if arm != NO_CODE else {}
+            data = self.data[i]
+            out.append(
+                Event(
+                    ts=from_micros(ts),
+                    kind=EventKind(strings[kind]),
+                    conversation_id=self.conversation_ids[i],
+                    user_id=user,
+                    ticket_id=None if ticket == NONE_ID else ticket,
+                    operator_id=None if operator == NONE_ID else operator,
+                    article_id=None if article == NO_CODE else strings[article],
+                    data=json.loads(data) if data else {},
+                    arms=arms[arm],
+                )
+            )
+        return out
 
 
 def demo_history(
@@ -188,7 +299,188 @@ def demo_history(
             articles=articles,
             experiments=experiments,
             seed=seed,
+        ).events()
+
+
+class _Strings:
+    """The string dictionary of one batch (codes as `EventColumns` uses them)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+
+    def code(self, text: str) -> int:
+        found = self._codes.get(text)
+        if found is None:
+            found = self._codes[text] = len(self._codes)
+        return found
+
+    def codes(self, texts: Sequence[str]) -> I32:
+        return np.array([self.code(t) for t in texts], dtype=np.int32)
+
+    def table(self) -> tuple[str, ...]:
+        return tuple(self._codes)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _objects(texts: Sequence[str | None]) -> Objects:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
+
+
+_Column = npt.NDArray[Any] | int | float | None
+
+
+class _Day:
+    """Events of one day gathered stage by stage; each conversation's stages in order."""
+
+    _FIELDS = ("ticket", "operator", "article", "label", "label2", "items", "value", "flag")
+    _FILL: ClassVar[Mapping[str, tuple[float, type]]] = {
+        "ticket": (NONE_ID, np.int64),
+        "operator": (NONE_ID, np.int64),
+        "article": (NO_CODE, np.int32),
+        "label": (NO_CODE, np.int32),
+        "label2": (NO_CODE, np.int32),
+        "items": (NO_CODE, np.int32),
+        "value": (np.nan, np.float64),
+        "flag": (-1, np.int8),
+    }
+
+    def __init__(self, strings: _Strings) -> None:
+        self.strings = strings
+        self.parts: dict[str, list[npt.NDArray[np.generic]]] = {
+            name: [] for name in ("conv", "at", "kind", "seq", "data", *self._FIELDS)
+        }
+        self._seq = 0
+
+    def add(
+        self,
+        conv: I64,
+        at: F64,
+        kind: EventKind,
+        data: str | Objects | None = None,
+        **fields: _Column,
+    ) -> None:
+        """Events of `kind` for conversations `conv` at `at` seconds after their start.
+
+        `fields` are column values (arrays aligned with `conv`, or one value for all).
+        """
+        m = int(conv.size)
+        if m == 0:
+            return
+        self._seq += 1
+        self.parts["conv"].append(conv)
+        self.parts["at"].append(np.broadcast_to(np.asarray(at, dtype=np.float64), (m,)))
+        self.parts["kind"].append(np.full(m, self.strings.code(str(kind)), dtype=np.int32))
+        self.parts["seq"].append(np.full(m, self._seq, dtype=np.int32))
+        if data is None or isinstance(data, str):
+            self.parts["data"].append(np.full(m, data, dtype=object))
+        else:
+            self.parts["data"].append(data)
+        for name in self._FIELDS:
+            fill, dtype = self._FILL[name]
+            value = fields.get(name)
+            column = np.full(m, fill, dtype=dtype) if value is None else value
+            self.parts[name].append(np.broadcast_to(np.asarray(column, dtype=dtype), (m,)))
+
+    def finish(
+        self,
+        t0: I64,
+        users: I64,
+        arms: I32,
+        conversation_ids: list[str],
+        end_us: int,
+    ) -> DemoBatch:
+        """Time-ordered columns of everything before `end_us`."""
+        if not self.parts["conv"]:
+            empty = EventColumns.empty()
+            return DemoBatch(empty, [], [])
+        joined = {name: np.concatenate(parts) for name, parts in self.parts.items()}
+        conv = joined["conv"].astype(np.int64)
+        ts = t0[conv] + np.round(joined["at"] * 1e6).astype(np.int64)
+        keep = np.nonzero(ts < end_us)[0]
+        # Time order; ties within a conversation keep the order the stages were added in.
+        order = keep[np.lexsort((joined["seq"][keep], conv[keep], ts[keep]))]
+        conv = conv[order]
+        keys = np.array([conversation_key(c) for c in conversation_ids], dtype=np.int64)
+        ids = _objects(conversation_ids)
+        columns = EventColumns(
+            event_id=np.arange(order.size, dtype=np.int64),
+            ts=ts[order],
+            conversation=keys[conv],
+            user=users[conv],
+            ticket=joined["ticket"][order],
+            operator=joined["operator"][order],
+            kind=joined["kind"][order],
+            article=joined["article"][order],
+            label=joined["label"][order],
+            label2=joined["label2"][order],
+            items=joined["items"][order],
+            arms=arms[conv],
+            value=joined["value"][order],
+            flag=joined["flag"][order],
+            strings=self.strings.table(),
         )
+        return DemoBatch(columns, ids[conv].tolist(), joined["data"][order].tolist())
+
+
+def _arms_of(
+    users: I64, experiments: Mapping[str, Mapping[str, float]], strings: _Strings
+) -> tuple[I32, F64]:
+    """Per user: the code of their arms mapping and their self-service boost."""
+    codes = np.full(users.size, NO_CODE, dtype=np.int32)
+    boost = np.zeros(users.size, dtype=np.float64)
+    if not experiments:
+        return codes, boost
+    firsts = {name: min(shares) for name, shares in experiments.items()}
+    combos: dict[tuple[str, ...], tuple[int, float]] = {}
+    uniq, inverse = np.unique(users, return_inverse=True)
+    u_codes = np.empty(uniq.size, dtype=np.int32)
+    u_boost = np.empty(uniq.size, dtype=np.float64)
+    for j, user in enumerate(uniq.tolist()):
+        arms = tuple(assign_arm(user, name, shares) for name, shares in experiments.items())
+        found = combos.get(arms)
+        if found is None:
+            mapping = dict(zip(experiments, arms, strict=True))
+            better = sum(1 for name, arm in mapping.items() if arm != firsts[name])
+            found = combos[arms] = (strings.code(arms_key(mapping)), 0.08 * better)
+        u_codes[j], u_boost[j] = found
+    return u_codes[inverse.reshape(-1)], u_boost[inverse.reshape(-1)]
+
+
+def _pick_shown(
+    rng: np.random.Generator,
+    category: I64,
+    ru: npt.NDArray[np.bool_],
+    categories: Sequence[str],
+    articles: Sequence[DemoArticle],
+) -> I64:
+    """Per conversation up to 3 distinct articles of its category and language (-1 pads).
+
+    English articles stand in when a category has none in Russian.
+    """
+    shown = np.full((category.size, 3), -1, dtype=np.int64)
+    for ci, cat in enumerate(categories):
+        for is_ru, lang in ((True, "ru"), (False, "en")):
+            members = np.nonzero((category == ci) & (ru == is_ru))[0]
+            if members.size == 0:
+                continue
+            pool = [i for i, a in enumerate(articles) if a.category == cat and a.lang == lang]
+            if not pool:
+                pool = [i for i, a in enumerate(articles) if a.category == cat and a.lang == "en"]
+            if not pool:
+                continue
+            width = min(3, len(pool))
+            # A random permutation per conversation: argsort of random keys.
+            picks = np.argsort(rng.random((members.size, len(pool))), axis=1)[:, :width]
+            picked = np.asarray(pool, dtype=np.int64)[picks]
+            count = np.minimum(rng.integers(1, 4, size=members.size), width)
+            picked[np.arange(width)[None, :] >= count[:, None]] = -1
+            shown[members, :width] = picked
+    return shown
 
 
 def demo_day(
@@ -200,199 +492,527 @@ def demo_day(
     articles: Sequence[DemoArticle],
     experiments: Mapping[str, Mapping[str, float]] | None = None,
     seed: int = 1,
-) -> list[Event]:
-    """The events of day number `day` (0 = the oldest) of a `demo_history`, time-ordered.
+) -> DemoBatch:
+    """The events recorded on day number `day` (0 = the oldest) of a `demo_history`.
 
-    Days are independent (own seed, own id ranges), so they can be made in parallel.
+    That is the conversations begun that day, and what those of the day before still did
+    after midnight (a ticket closed late, a user writing again), in time order: appended
+    day after day, the log is in time order like a live bot's. Days are independent (own
+    seeds, own id ranges), so they can be made in parallel; the day before is made again.
     """
-    rng = random.Random(seed * 100_003 + day)
-    nprng = np.random.default_rng([seed, day])
-    experiments = experiments or {}
-    by_cat_lang: dict[tuple[str, str], list[DemoArticle]] = {}
-    for article in articles:
-        by_cat_lang.setdefault((article.category, article.lang), []).append(article)
-    categories = sorted({a.category for a in articles})
-    ticket_no = day * 10_000_000
-    end_us = end.timestamp()
-    day_start = end - timedelta(days=days - day)
-    growth = 1.0 + 2.5 * day / max(days - 1, 1)
-    weights = [
-        _CATEGORY_WEIGHTS.get(cat, _TECHNICAL_WEIGHT) * (growth if cat == RISING_CATEGORY else 1)
-        for cat in categories
+    end_us = to_micros(end)
+    start = end_us - (days - day) * _DAY_US
+    stop = start + _DAY_US if day < days - 1 else end_us
+    parts = [
+        _day_conversations(
+            d,
+            days=days,
+            per_day=per_day,
+            end=end,
+            articles=articles,
+            experiments=experiments,
+            seed=seed,
+        )
+        for d in (day - 1, day)
+        if d >= 0
     ]
-    count = int(nprng.poisson(per_day)) if per_day > 0 else 0
-    hours = nprng.choice(24, size=count, p=_HOURLY / _HOURLY.sum())
-    offsets = np.sort(hours * 3600.0 + nprng.random(count) * 3600.0)
-    # Busy hours make the queue longer: waits scale with that hour's traffic.
-    load = np.bincount(hours, minlength=24) / max(count / 24, 1)
-    events: list[Event] = []
-    for number, offset in enumerate(offsets.tolist()):
-        t0 = day_start + timedelta(seconds=offset)
-        user = 1_000_000 + rng.randrange(per_day * days // 2 + 10)
-        arms = {name: assign_arm(user, name, shares) for name, shares in experiments.items()}
-        boost = 0.08 * sum(1 for name, arm in arms.items() if arm != min(experiments[name]))
-        hour_load = float(load[int(offset // 3600) % 24])
-        ticket_no = _conversation(
-            events,
-            rng,
-            t0,
-            f"demo-{day}-{number}",
-            user,
-            arms,
-            categories,
-            weights,
-            by_cat_lang,
-            boost,
-            hour_load,
-            ticket_no,
-            end_us,
-        )
-    events.sort(key=lambda e: e.ts)
-    return [e for e in events if e.ts.timestamp() < end_us]
+    # Nothing of a conversation happens a day or more after it began (`_LATEST_CLOSE`).
+    picked = [(p, np.nonzero((p.columns.ts >= start) & (p.columns.ts < stop))[0]) for p in parts]
+    columns = EventColumns.concat([p.columns.select(rows) for p, rows in picked])
+    ids = np.concatenate([_objects(p.conversation_ids)[rows] for p, rows in picked])
+    texts = np.concatenate([_objects(p.data)[rows] for p, rows in picked])
+    order = np.argsort(columns.ts, kind="stable")
+    columns = replace(columns.select(order), event_id=np.arange(order.size, dtype=np.int64))
+    return DemoBatch(columns, ids[order].tolist(), texts[order].tolist())
 
 
-def _conversation(
-    out: list[Event],
-    rng: random.Random,
-    t0: datetime,
-    conv: str,
-    user: int,
-    arms: dict[str, str],
-    categories: list[str],
-    weights: list[float],
-    by_cat_lang: dict[tuple[str, str], list[DemoArticle]],
-    boost: float,
-    hour_load: float,
-    ticket_no: int,
-    end_ts: float,
-) -> int:
-    lang = "ru" if rng.random() < 0.6 else "en"
-    category = rng.choices(categories, weights)[0]
-    sec = timedelta(seconds=1)
-
-    def add(at: timedelta, kind: EventKind, **kw: Any) -> None:
-        out.append(Event(t0 + at, kind, conv, user, arms=arms, **kw))
-
-    at = timedelta()
-    if rng.random() < 0.1:
-        theme = rng.choice(GAP_THEMES)
-        text = rng.choice(theme[0] if lang == "ru" else theme[1]) + rng.choice(_PII)
-        add(at, EventKind.MESSAGE_RECEIVED, data={"lang": lang, "text_len": len(text)})
-        add(
-            at + sec,
-            EventKind.DECISION,
-            data={
-                "decision": "handoff",
-                "confidence": round(rng.uniform(0.05, 0.28), 3),
-                "articles": [],
-                "text": text,
-            },
-        )
-        at += 2 * sec
-        reason = "low_confidence"
-    else:
-        ru_q, en_q = _QUESTIONS.get(category, _QUESTIONS["technical"])
-        text = ru_q if lang == "ru" else en_q
-        pool = by_cat_lang.get((category, lang)) or by_cat_lang.get((category, "en")) or []
-        shown = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
-        ids = [a.id for a in shown]
-        add(at, EventKind.MESSAGE_RECEIVED, data={"lang": lang, "text_len": len(text)})
-        add(
-            at + sec,
-            EventKind.DECISION,
-            data={
-                "decision": "suggest",
-                "confidence": round(rng.uniform(0.35, 0.9), 3),
-                "articles": ids,
-                "text": text,
-            },
-        )
-        add(at + 2 * sec, EventKind.SUGGESTION_SHOWN, data={"articles": ids})
-        at += timedelta(seconds=rng.uniform(5, 60))
-        if rng.random() < 0.05:
-            reason = "user_asked"
-        elif not shown or rng.random() < 0.15:
-            add(at, EventKind.CONVERSATION_CLOSED, data={"outcome": "abandoned"})
-            return ticket_no
-        else:
-            article = shown[0]
-            add(at, EventKind.ARTICLE_OPENED, article_id=article.id)
-            at += timedelta(seconds=rng.uniform(20, 180))
-            if rng.random() < 0.2:
-                add(at, EventKind.STEP_DONE, article_id=article.id, data={"step": 1})
-                at += timedelta(seconds=rng.uniform(10, 60))
-                if rng.random() < 0.25:
-                    add(at, EventKind.STEP_FAILED, article_id=article.id, data={"step": 2})
-                    reason = "step_failed"
-                    at += 2 * sec
-                    return _ticket(
-                        out, rng, t0, at, add, reason, category, hour_load, ticket_no, end_ts
-                    )
-                add(at, EventKind.STEP_DONE, article_id=article.id, data={"step": 2})
-                at += timedelta(seconds=rng.uniform(5, 30))
-            helpful = rng.random() < min(article.helpful_p + boost, 0.97)
-            add(at, EventKind.FEEDBACK, article_id=article.id, data={"helpful": helpful})
-            at += sec
-            if helpful:
-                add(at, EventKind.BOT_REPLY)
-                add(at + sec, EventKind.CONVERSATION_CLOSED, data={"outcome": "self_service"})
-                return ticket_no
-            if rng.random() < 0.3:
-                add(at, EventKind.CONVERSATION_CLOSED, data={"outcome": "abandoned"})
-                return ticket_no
-            reason = "not_helpful"
-    return _ticket(out, rng, t0, at, add, reason, category, hour_load, ticket_no, end_ts)
-
-
-def _ticket(
-    out: list[Event],
-    rng: random.Random,
-    t0: datetime,
-    at: timedelta,
-    emit: _Emit,
-    reason: str,
-    category: str,
-    hour_load: float,
-    ticket_no: int,
-    end_ts: float,
-) -> int:
-    ticket = ticket_no + 1
-    operator = rng.choice(_OPERATORS)
-    emit(at, EventKind.BOT_REPLY)
-    emit(at, EventKind.HANDOFF, ticket_id=ticket, data={"reason": reason})
-    emit(at, EventKind.QUEUED, ticket_id=ticket, data={"position": 1 + int(hour_load * 3)})
-    wait = rng.expovariate(1.0) * 120 * hour_load**2 + 10
-    at += timedelta(seconds=wait)
-    emit(at, EventKind.TAKEN, ticket_id=ticket, operator_id=operator.id)
-    at += timedelta(seconds=rng.expovariate(1.0) * 90 * operator.speed + 15)
-    emit(at, EventKind.OPERATOR_REPLY, ticket_id=ticket, operator_id=operator.id)
-    for _ in range(rng.randint(0, 2)):
-        at += timedelta(seconds=rng.uniform(20, 300))
-        emit(at, EventKind.MESSAGE_RECEIVED, ticket_id=ticket, data={"text_len": 40})
-        at += timedelta(seconds=rng.expovariate(1.0) * 120 * operator.speed + 10)
-        emit(at, EventKind.OPERATOR_REPLY, ticket_id=ticket, operator_id=operator.id)
-    at += timedelta(seconds=rng.uniform(60, 1200) * operator.speed)
-    if (t0 + at).timestamp() >= end_ts:
-        return ticket  # still open when the history ends
-    sub = rng.choice(SUBCATEGORIES.get(category, ["other"]))
-    emit(
-        at,
-        EventKind.CLOSED,
-        ticket_id=ticket,
-        operator_id=operator.id,
-        data={"category": category, "subcategory": sub, "by": "operator", "solved_by_bot": False},
+def _day_conversations(
+    day: int,
+    *,
+    days: int,
+    per_day: int,
+    end: datetime,
+    articles: Sequence[DemoArticle],
+    experiments: Mapping[str, Mapping[str, float]] | None = None,
+    seed: int = 1,
+) -> DemoBatch:
+    """Every event (before `end`) of the conversations begun on day `day`, time-ordered."""
+    rng = np.random.default_rng([seed, day])
+    experiments = dict(experiments or {})
+    strings = _Strings()
+    out = _Day(strings)
+    categories = sorted({a.category for a in articles})
+    rising = rising_category(categories)
+    end_us = to_micros(end)
+    day_start = end_us - (days - day) * _DAY_US
+    growth = 1.0 + RISE * day / max(days - 1, 1)
+    weights = np.array(
+        [
+            _CATEGORY_WEIGHTS.get(cat, _OTHER_WEIGHT) * (growth if cat == rising else 1.0)
+            for cat in categories
+        ]
     )
-    emit(at, EventKind.RATING_REQUESTED, ticket_id=ticket)
-    if rng.random() < 0.45:
-        mood = 4.2 + operator.quality - min(wait / 1800, 1.5) + rng.gauss(0, 0.9)
-        score = max(1, min(5, round(mood)))
-        emit(
-            at + timedelta(seconds=rng.uniform(5, 600)),
-            EventKind.RATING,
-            ticket_id=ticket,
-            data={"score": score},
+
+    n = int(rng.poisson(per_day)) if per_day > 0 else 0
+    hours = rng.choice(24, size=n, p=_HOURLY / _HOURLY.sum())
+    offsets = np.sort(hours * 3600.0 + rng.random(n) * 3600.0)
+    # Busy hours make the queue longer: waits scale with that hour's traffic.
+    load = np.bincount(hours, minlength=24) / max(n / 24, 1)
+    hour_load = load[(offsets // 3600).astype(np.int64) % 24]
+    t0 = day_start + np.round(offsets * 1e6).astype(np.int64)
+    users = 1_000_000 + rng.integers(per_day * days // 2 + 10, size=n)
+    arm_codes, boost = _arms_of(users, experiments, strings)
+    ru = rng.random(n) < 0.6
+    category = rng.choice(len(categories), size=n, p=weights / weights.sum())
+    gap = rng.random(n) < 0.1
+    lang_code = np.where(ru, strings.code("ru"), strings.code("en")).astype(np.int32)
+    lang_name = np.where(ru, "ru", "en")
+    at = np.zeros(n, dtype=np.float64)
+    # Conversations handed to a person, and why.
+    reason = np.full(n, "", dtype=object)
+
+    # Nothing in the knowledge base fit: straight to a person (the content gaps).
+    g = np.nonzero(gap)[0]
+    theme = rng.integers(len(GAP_THEMES), size=g.size)
+    pick = rng.integers(1 << 30, size=g.size)
+    pii = rng.integers(len(_PII), size=g.size)
+    texts = []
+    for t, p, k, r in zip(
+        theme.tolist(), pick.tolist(), pii.tolist(), ru[g].tolist(), strict=True
+    ):
+        options = GAP_THEMES[t][0 if r else 1]
+        texts.append(options[p % len(options)] + _PII[k])
+    confidence = [round(x, 3) for x in rng.uniform(0.05, 0.28, size=g.size).tolist()]
+    out.add(
+        g,
+        at[g],
+        EventKind.MESSAGE_RECEIVED,
+        _objects(
+            [
+                _json({"lang": lang, "text_len": len(t)})
+                for lang, t in zip(lang_name[g].tolist(), texts, strict=True)
+            ]
+        ),
+        value=np.array([len(t) for t in texts], dtype=np.float64),
+        label=lang_code[g],
+    )
+    out.add(
+        g,
+        at[g] + 1,
+        EventKind.DECISION,
+        _objects(
+            [
+                _json({"decision": "handoff", "confidence": c, "articles": [], "text": t})
+                for c, t in zip(confidence, texts, strict=True)
+            ]
+        ),
+        value=np.array(confidence, dtype=np.float64),
+        label=strings.code("handoff"),
+    )
+    at[g] += 2
+    reason[g] = "low_confidence"
+
+    # The bot suggests articles of the question's category.
+    s = np.nonzero(~gap)[0]
+    shown = _pick_shown(rng, category[s], ru[s], categories, articles)
+    combos, combo_of = np.unique(shown, axis=0, return_inverse=True)
+    combo_of = combo_of.reshape(-1)
+    combo_ids = [[articles[i].id for i in row if i >= 0] for row in combos.tolist()]
+    combo_code = np.array(
+        [strings.code(ITEM_SEP.join(ids)) if ids else NO_CODE for ids in combo_ids],
+        dtype=np.int32,
+    )
+    combo_json = [_json(ids) for ids in combo_ids]
+    questions = {
+        (ci, r): (_QUESTIONS.get(cat, _OTHER_QUESTION)[0 if r else 1])
+        for ci, cat in enumerate(categories)
+        for r in (True, False)
+    }
+    asked = [questions[(c, r)] for c, r in zip(category[s].tolist(), ru[s].tolist(), strict=True)]
+    confidence = [round(x, 3) for x in rng.uniform(0.35, 0.9, size=s.size).tolist()]
+    out.add(
+        s,
+        at[s],
+        EventKind.MESSAGE_RECEIVED,
+        _objects(
+            [
+                _json({"lang": lang, "text_len": len(q)})
+                for lang, q in zip(lang_name[s].tolist(), asked, strict=True)
+            ]
+        ),
+        value=np.array([len(q) for q in asked], dtype=np.float64),
+        label=lang_code[s],
+    )
+    text_json = {q: _json(q) for q in set(asked)}
+    out.add(
+        s,
+        at[s] + 1,
+        EventKind.DECISION,
+        _objects(
+            [
+                f'{{"decision":"suggest","confidence":{c},"articles":{combo_json[k]},'
+                f'"text":{text_json[q]}}}'
+                for c, k, q in zip(confidence, combo_of.tolist(), asked, strict=True)
+            ]
+        ),
+        value=np.array(confidence, dtype=np.float64),
+        label=strings.code("suggest"),
+        items=combo_code[combo_of],
+    )
+    out.add(
+        s,
+        at[s] + 2,
+        EventKind.SUGGESTION_SHOWN,
+        _objects([f'{{"articles":{combo_json[k]}}}' for k in combo_of.tolist()]),
+        items=combo_code[combo_of],
+    )
+    at[s] += rng.uniform(5, 60, size=s.size)
+    first = shown[:, 0]
+    article_codes = strings.codes([a.id for a in articles])
+    helpful_p = np.array([a.helpful_p for a in articles])
+
+    roll = rng.random(s.size)
+    asked_person = roll < 0.05
+    reason[s[asked_person]] = "user_asked"
+    quit_early = ~asked_person & ((first < 0) | (rng.random(s.size) < 0.15))
+    out.add(
+        s[quit_early],
+        at[s[quit_early]],
+        EventKind.CONVERSATION_CLOSED,
+        '{"outcome":"abandoned"}',
+        label=strings.code("abandoned"),
+    )
+    read = ~asked_person & ~quit_early
+    o, art = s[read], first[read]
+    out.add(o, at[o], EventKind.ARTICLE_OPENED, article=article_codes[art])
+    at[o] += rng.uniform(20, 180, size=o.size)
+
+    # Step-by-step guides: a failed step goes to a person.
+    guided = rng.random(o.size) < 0.2
+    gd, gart = o[guided], art[guided]
+    out.add(gd, at[gd], EventKind.STEP_DONE, '{"step":1}', article=article_codes[gart], value=1.0)
+    at[gd] += rng.uniform(10, 60, size=gd.size)
+    failed = rng.random(gd.size) < 0.25
+    fd, fart = gd[failed], gart[failed]
+    out.add(
+        fd, at[fd], EventKind.STEP_FAILED, '{"step":2}', article=article_codes[fart], value=2.0
+    )
+    at[fd] += 2
+    reason[fd] = "step_failed"
+    ok, okart = gd[~failed], gart[~failed]
+    out.add(ok, at[ok], EventKind.STEP_DONE, '{"step":2}', article=article_codes[okart], value=2.0)
+    at[ok] += rng.uniform(5, 30, size=ok.size)
+
+    judged = np.ones(o.size, dtype=bool)
+    judged[np.nonzero(guided)[0][failed]] = False
+    jd, jart = o[judged], art[judged]
+    helpful = rng.random(jd.size) < np.minimum(helpful_p[jart] + boost[jd], 0.97)
+    out.add(
+        jd,
+        at[jd],
+        EventKind.FEEDBACK,
+        np.where(helpful, '{"helpful":true}', '{"helpful":false}').astype(object),
+        article=article_codes[jart],
+        flag=helpful.astype(np.int8),
+    )
+    at[jd] += 1
+    solved = jd[helpful]
+    out.add(solved, at[solved], EventKind.BOT_REPLY)
+    out.add(
+        solved,
+        at[solved] + 1,
+        EventKind.CONVERSATION_CLOSED,
+        '{"outcome":"self_service"}',
+        label=strings.code("self_service"),
+    )
+    unhelped = jd[~helpful]
+    gave_up = rng.random(unhelped.size) < 0.3
+    out.add(
+        unhelped[gave_up],
+        at[unhelped[gave_up]],
+        EventKind.CONVERSATION_CLOSED,
+        '{"outcome":"abandoned"}',
+        label=strings.code("abandoned"),
+    )
+    reason[unhelped[~gave_up]] = "not_helpful"
+
+    t = np.nonzero(reason != "")[0]
+    follow_t0, follow_of = _tickets(
+        out,
+        rng,
+        t,
+        at[t],
+        reason[t],
+        category[t],
+        ru[t],
+        hour_load[t],
+        t0,
+        day,
+        categories,
+        articles,
+    )
+    conversation_ids = [f"demo-{day}-{i}" for i in range(n)]
+    conversation_ids += [f"demo-{day}-{i}-again" for i in follow_of.tolist()]
+    return out.finish(
+        np.concatenate([t0, follow_t0]),
+        np.concatenate([users, users[follow_of]]),
+        np.concatenate([arm_codes, arm_codes[follow_of]]),
+        conversation_ids,
+        end_us,
+    )
+
+
+def _subcategories(categories: Sequence[str], articles: Sequence[DemoArticle]) -> list[list[str]]:
+    out = []
+    for cat in categories:
+        subs = SUBCATEGORIES.get(cat) or sorted(
+            {a.id.rsplit("/", 1)[-1] for a in articles if a.category == cat}
         )
-    solved = rng.random() < 0.72 + operator.quality / 4
-    emit(at + timedelta(seconds=1), EventKind.FCR, ticket_id=ticket, data={"solved": solved})
-    emit(at + timedelta(seconds=1), EventKind.CONVERSATION_CLOSED, data={"outcome": "handoff"})
-    return ticket
+        out.append(subs or ["other"])
+    return out
+
+
+def _tickets(
+    out: _Day,
+    rng: np.random.Generator,
+    conv: I64,
+    at: F64,
+    reason: Objects,
+    category: I64,
+    ru: npt.NDArray[np.bool_],
+    hour_load: F64,
+    t0: I64,
+    day: int,
+    categories: Sequence[str],
+    articles: Sequence[DemoArticle],
+) -> tuple[I64, I64]:
+    """Handoffs: queue, operator, replies, close, rating, FCR; some reopened later.
+
+    Follow-up conversations (the ones that reopened a ticket) are numbered after the day's
+    conversations; returns their start (us) and the conversation each one follows.
+    """
+    strings = out.strings
+    m = conv.size
+    ticket = day * 10_000_000 + 1 + np.arange(m, dtype=np.int64)
+    who = rng.integers(len(OPERATORS), size=m)
+    op_id = np.array([op.id for op in OPERATORS], dtype=np.int64)[who]
+    speed = np.array([op.speed for op in OPERATORS])[who]
+    quality = np.array([op.quality for op in OPERATORS])[who]
+    name_code = strings.codes([op.name for op in OPERATORS])[who]
+    name_json = _objects([_json({"operator": op.name}) for op in OPERATORS])[who]
+    reason_code = strings.codes([str(r) for r in reason.tolist()])
+
+    out.add(conv, at, EventKind.BOT_REPLY)
+    out.add(
+        conv,
+        at,
+        EventKind.HANDOFF,
+        _objects([_json({"reason": r}) for r in reason.tolist()]),
+        ticket=ticket,
+        label=reason_code,
+    )
+    position = 1 + (hour_load * 3).astype(np.int64)
+    out.add(
+        conv,
+        at,
+        EventKind.QUEUED,
+        _objects([f'{{"position":{p}}}' for p in position.tolist()]),
+        ticket=ticket,
+        value=position.astype(np.float64),
+    )
+    wait = rng.exponential(1.0, size=m) * 120 * hour_load**2 + 10
+    at = at + wait
+    out.add(
+        conv,
+        at,
+        EventKind.TAKEN,
+        _objects(
+            [
+                f'{{"operator":"{OPERATORS[w].name}","wait_s":{round(s, 3)}}}'
+                for w, s in zip(who.tolist(), wait.tolist(), strict=True)
+            ]
+        ),
+        ticket=ticket,
+        operator=op_id,
+        label=name_code,
+    )
+    at = at + rng.exponential(1.0, size=m) * 90 * speed + 15
+    out.add(
+        conv,
+        at,
+        EventKind.OPERATOR_REPLY,
+        name_json,
+        ticket=ticket,
+        operator=op_id,
+        label=name_code,
+    )
+    more = rng.integers(0, 3, size=m)
+    for round_no in (0, 1):
+        sel = np.nonzero(more > round_no)[0]
+        at[sel] += rng.uniform(20, 300, size=sel.size)
+        out.add(
+            conv[sel],
+            at[sel],
+            EventKind.MESSAGE_RECEIVED,
+            '{"text_len":40}',
+            ticket=ticket[sel],
+            value=40.0,
+        )
+        at[sel] += rng.exponential(1.0, size=sel.size) * 120 * speed[sel] + 10
+        out.add(
+            conv[sel],
+            at[sel],
+            EventKind.OPERATOR_REPLY,
+            name_json[sel],
+            ticket=ticket[sel],
+            operator=op_id[sel],
+            label=name_code[sel],
+        )
+    at = at + rng.uniform(60, 1200, size=m) * speed
+    # Events from here on that fall after the end of the history are dropped by `finish`:
+    # those tickets are still open.
+    subs = _subcategories(categories, articles)
+    sub_pick = (rng.random(m) * np.array([len(subs[c]) for c in category])).astype(np.int64)
+    sub_name = [subs[c][k] for c, k in zip(category.tolist(), sub_pick.tolist(), strict=True)]
+    cat_name = [categories[c] for c in category.tolist()]
+    sub_code = strings.codes(sub_name)
+    cat_code = strings.codes(cat_name)
+    closed_json = {
+        (c, sb, again): _json(
+            {
+                "category": c,
+                "subcategory": sb,
+                "by": "operator",
+                "solved_by_bot": False,
+                "reopened": again,
+            }
+        )
+        for c, sb in set(zip(cat_name, sub_name, strict=True))
+        for again in (0, 1)
+    }
+
+    def close(conv: I64, at: F64, rows: I64, again: int, solved: npt.NDArray[np.bool_]) -> None:
+        out.add(
+            conv,
+            at,
+            EventKind.CLOSED,
+            _objects([closed_json[(cat_name[r], sub_name[r], again)] for r in rows.tolist()]),
+            ticket=ticket[rows],
+            operator=op_id[rows],
+            label=cat_code[rows],
+            label2=sub_code[rows],
+            value=float(again),
+            flag=0,
+        )
+        out.add(conv, at, EventKind.RATING_REQUESTED, ticket=ticket[rows], operator=op_id[rows])
+        rated = np.nonzero(rng.random(rows.size) < 0.45)[0]
+        mood = (
+            4.2
+            + quality[rows[rated]]
+            - np.minimum(wait[rows[rated]] / 1800, 1.5)
+            + rng.normal(0, 0.9, size=rated.size)
+        )
+        score = np.clip(np.round(mood), 1, 5).astype(np.int64)
+        out.add(
+            conv[rated],
+            at[rated] + rng.uniform(5, 600, size=rated.size),
+            EventKind.RATING,
+            _objects([f'{{"score":{k}}}' for k in score.tolist()]),
+            ticket=ticket[rows[rated]],
+            operator=op_id[rows[rated]],
+            value=score.astype(np.float64),
+        )
+        out.add(
+            conv,
+            at + 1,
+            EventKind.FCR,
+            _objects(
+                [
+                    f'{{"solved":{"true" if x else "false"},"reopened":{again}}}'
+                    for x in solved.tolist()
+                ]
+            ),
+            ticket=ticket[rows],
+            operator=op_id[rows],
+            value=float(again),
+            flag=solved.astype(np.int8),
+        )
+
+    rows = np.arange(m, dtype=np.int64)
+    solved = rng.random(m) < 0.72 + quality / 4
+    close(conv, at, rows, 0, solved)
+
+    # Some users come back within the reopen grace period (more often when it was not
+    # solved): their next message closes the old conversation and opens a new one, whose
+    # handoff reopens the same ticket; the desk records it under the new conversation.
+    again = np.nonzero(rng.random(m) < np.where(solved, 0.02, 0.12))[0]
+    back = at[again] + rng.uniform(120, 1500, size=again.size)
+    out.add(
+        conv[again],
+        back,
+        EventKind.CONVERSATION_CLOSED,
+        '{"outcome":"handoff"}',
+        ticket=ticket[again],
+        label=strings.code("handoff"),
+    )
+    # The others write again some hours later, if at all: only then does the engine close
+    # the handed-off conversation (this must not count as its resolution).
+    later = np.setdiff1d(rows, again)
+    later = later[rng.random(later.size) < 0.5]
+    out.add(
+        conv[later],
+        at[later] + 600 + np.minimum(rng.exponential(6 * 3600, size=later.size), _LATEST_CLOSE),
+        EventKind.CONVERSATION_CLOSED,
+        '{"outcome":"handoff"}',
+        ticket=ticket[later],
+        label=strings.code("handoff"),
+    )
+    follow_t0 = t0[conv[again]] + np.round(back * 1e6).astype(np.int64)
+    follow = np.arange(again.size, dtype=np.int64) + t0.size
+    text = [_PERSON_AGAIN[0 if r else 1] for r in ru[again].tolist()]
+    zero = np.zeros(again.size)
+    out.add(
+        follow,
+        zero,
+        EventKind.MESSAGE_RECEIVED,
+        _objects(
+            [
+                _json({"lang": "ru" if r else "en", "text_len": len(x)})
+                for r, x in zip(ru[again].tolist(), text, strict=True)
+            ]
+        ),
+        value=np.array([len(x) for x in text], dtype=np.float64),
+        label=np.where(ru[again], strings.code("ru"), strings.code("en")).astype(np.int32),
+    )
+    out.add(follow, zero + 1, EventKind.BOT_REPLY)
+    out.add(
+        follow,
+        zero + 1,
+        EventKind.HANDOFF,
+        '{"reason":"user_asked"}',
+        ticket=ticket[again],
+        label=strings.code("user_asked"),
+    )
+    # The operator who closed it gets it back at once.
+    out.add(
+        follow,
+        zero + 1,
+        EventKind.TAKEN,
+        _objects([f'{{"operator":"{OPERATORS[w].name}","wait_s":0.0}}' for w in who[again]]),
+        ticket=ticket[again],
+        operator=op_id[again],
+        label=name_code[again],
+    )
+    reply = 1 + rng.exponential(1.0, size=again.size) * 60 * speed[again] + 10
+    out.add(
+        follow,
+        reply,
+        EventKind.OPERATOR_REPLY,
+        name_json[again],
+        ticket=ticket[again],
+        operator=op_id[again],
+        label=name_code[again],
+    )
+    done = reply + rng.uniform(60, 600, size=again.size) * speed[again]
+    close(follow, done, again, 1, rng.random(again.size) < 0.8)
+    return follow_t0, conv[again]

@@ -6,10 +6,10 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 MIN_CONVERSATIONS = 100
 """Per arm, below this many conversations the rates are not compared at all."""
@@ -93,12 +93,22 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> Estimate:
     return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
 
 
+def _stats() -> ModuleType:
+    """scipy.stats, imported on first use: the import takes most of a second, which demo
+    workers and reports without an experiment would pay for nothing."""
+    import scipy.stats
+
+    module: ModuleType = scipy.stats
+    return module
+
+
 def median_ci(values: npt.NDArray[np.float64]) -> Estimate:
     """A median with a distribution-free 95% interval from binomial order statistics."""
     n = int(values.size)
     if n == 0:
         return Estimate(None, None, None, 0)
     ordered = np.sort(values)
+    stats = _stats()
     low_rank = int(stats.binom.ppf(0.025, n, 0.5))
     high_rank = int(stats.binom.isf(0.025, n, 0.5))
     low = float(ordered[max(low_rank - 1, 0)])
@@ -111,6 +121,7 @@ def _proportion_test(counts: Sequence[tuple[int, int]]) -> float | None:
     table = np.array([[s, n - s] for s, n in counts], dtype=np.int64)
     if (table.sum(axis=0) == 0).any():
         return 1.0  # everyone in one column: no difference to find
+    stats = _stats()
     if table.shape[0] == 2 and table.min() < 5:
         return float(stats.fisher_exact(table)[1])
     return float(stats.chi2_contingency(table)[1])
@@ -192,6 +203,7 @@ def compare_arms(
         )
     times = [samples[a]["resolution_s"][~np.isnan(samples[a]["resolution_s"])] for a in arm_names]
     if all(t.size >= MIN_RESOLVED for t in times):
+        stats = _stats()
         p = (
             float(stats.kruskal(*times)[1])
             if len(times) > 2

@@ -20,8 +20,24 @@ Cluster = Callable[[Vectors, int, npt.NDArray[np.float64]], npt.NDArray[np.int64
 """(vectors, k, weights) -> a cluster label per vector."""
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{8,}\d(?!\d)")
+# 13-19 digits, maybe in groups split by single spaces or dashes.
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD_GROUPS = re.compile(r"\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}")
+# Phone numbers as people write them. Bare runs of digits (order numbers, ИНН, dates) are
+# not phones; the digit count of each shape is checked in `_phone`.
+_PHONE = re.compile(
+    r"""
+    (?<![\w+(])(?:
+        \+\d{1,3}[\s-]?(?:\(\d{1,5}\)|\d{1,5})(?:[\s-]?\d{2,4}){1,4}  # +7 (916) 123-45-67
+      | [78][\s-]?(?:\(\d{3}\)|\d{3})(?:[\s-]?\d{2,3}){2,3}           # 8 916 123 45 67
+      | \(\d{3,5}\)[\s-]?\d{2,4}(?:[\s-]\d{2,4}){1,2}                 # (555) 123-4567
+      | \d{3}[\s-]\d{3}[\s-]\d{4}                                     # 555 123 4567
+      | \d{2,3}-\d{2}-\d{2}                                           # 123-45-67
+      | \d{3}-\d{4}                                                   # 555-1234
+    )(?![\w-])
+    """,
+    re.VERBOSE,
+)
 _PLACEHOLDER = re.compile(r"\[(?:email|card|phone)\]")
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _STOP = frozenset(
@@ -99,11 +115,49 @@ _STOP = frozenset(
 )
 
 
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    # Luhn-valid numbers are cards; so is anything written in card-like groups (a mistyped
+    # card is still a card). A bare run of digits failing Luhn is an order number or the like.
+    if _luhn(digits) or _CARD_GROUPS.fullmatch(text):
+        return "[card]"
+    return text
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    if text.startswith("+"):
+        ok = 8 <= digits <= 15
+    elif text[0] in "78" and digits == 11:
+        ok = True  # a Russian number with its trunk prefix: 8 916 123 45 67, 89161234567
+    else:
+        # Local or national with an area code, written with separators: a bare run of
+        # 7 or 10 digits is more often an order number or an ИНН.
+        ok = digits in (7, 10) and not text.isdigit()
+    return "[phone]" if ok else text
+
+
 def mask_pii(text: str) -> str:
-    """Replace e-mail addresses, card numbers and phone numbers with placeholders."""
+    """Replace e-mail addresses, card numbers and phone numbers with placeholders.
+
+    Dates, times, order numbers and tax ids (ИНН) stay as they are: they are not
+    personal contact data and they say what the question is about.
+    """
     text = _EMAIL.sub("[email]", text)
-    text = _CARD.sub("[card]", text)
-    return _PHONE.sub("[phone]", text)
+    text = _CARD.sub(_card, text)
+    return _PHONE.sub(_phone, text)
 
 
 @dataclass(frozen=True, slots=True)

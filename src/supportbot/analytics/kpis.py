@@ -12,12 +12,26 @@ Definitions (the tests pin every one of them):
   * Human first response: first `operator_reply` at or after the first `handoff`.
   * Operator response times: every `operator_reply` that answers pending user input; it is
     measured from the earliest `message_received` (or the handoff) since the previous reply.
-  * Resolution: first message -> the last `closed`/`conversation_closed` (outcome other than
-    abandoned). Conversations without one are open and have no resolution time.
-  * Deflection: conversations whose last outcome is self_service, or with helpful feedback
-    and no handoff, over all conversations. Handoff rate: conversations with a handoff.
+  * Tickets: conversations with a desk ticket (an event carrying a ticket id, a `queued` or
+    a `taken`); a handoff with no desk behind it makes none. A ticket the desk reopened
+    under a newer conversation is counted in each conversation by that one's own events.
+  * Resolution: first message -> the ticket's last `closed` (by operator, user or bot),
+    unless a handoff/queued/taken in the same conversation reopened it after that; for
+    conversations without a ticket, -> conversation_closed(self_service).
+    conversation_closed(handoff) never resolves: the engine writes it only when the user
+    next writes, possibly hours after the ticket was closed. Everything else is
+    unresolved (no resolution time).
+  * Deflection: conversations no operator answered that ended self-service (the outcome,
+    a ticket withdrawn with solved_by_bot, or helpful feedback and no handoff), over all
+    conversations. Handoff rate: conversations with a handoff.
   * CSAT: share of 4-5 among the last rating of each conversation; rating response rate:
-    rated among those with a `rating_requested`. FCR: solved among the last `fcr` of each.
+    rated among those with a `rating_requested`. FCR: solved among the last `fcr` of
+    each, where a reopened ticket (`reopened` > 0 on its closed/fcr events, or its events
+    under two conversations) is never a first-contact resolution.
+  * Per operator: tickets and their resolution, CSAT, rating response rate and FCR go to
+    the ticket's last `taken` operator; the first response to whoever replied first; each
+    answer to whoever sent it. Names are the latest `data["operator"]` of taken /
+    operator_reply events, else the id.
   * Queue wait: first `queued` -> the first `taken` after it.
   * Medians are numpy medians (mean of the two middle values), p90 is numpy's linear
     percentile. A figure with no data is None, never 0.
@@ -28,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +54,7 @@ LOOKBACK = timedelta(days=2)
 """How far before a period the reader looks to see whether a conversation began earlier."""
 
 I64 = npt.NDArray[np.int64]
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 Mask = npt.NDArray[np.bool_]
 _MAX = np.iinfo(np.int64).max
 _US = 1_000_000.0
@@ -68,12 +84,16 @@ class OperatorStats:
     """One operator's numbers over a period."""
 
     operator_id: int
+    name: str
     tickets: int
     first_response_median_s: float | None
+    first_response_p90_s: float | None
     response_median_s: float | None
     resolution_median_s: float | None
     csat: float | None
     ratings: int
+    rating_response_rate: float | None
+    fcr: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +117,8 @@ class CategoryStats:
     category: str
     subcategory: str | None
     tickets: int
-    previous: int
-    change: int
+    previous: int | None
+    change: int | None
     change_rate: float | None
 
 
@@ -141,8 +161,9 @@ class PeriodStats:
     operators: list[OperatorStats]
     articles: list[ArticleStats]
     categories: dict[tuple[str, str | None], int]
+    has_data: bool = True
     daily: list[tuple[str, int, int, int]] = field(default_factory=list)
-    hourly_load: list[float] = field(default_factory=list)
+    hourly_load: list[float | None] = field(default_factory=list)
     hourly_conversations: list[int] = field(default_factory=list)
     first_response_s: npt.NDArray[np.float64] = field(
         default_factory=lambda: np.zeros(0, dtype=np.float64)
@@ -154,29 +175,26 @@ class PeriodStats:
     per_conversation: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
 
-class EventFrame:
-    """Events sorted by time with each event's conversation index, plus lookup helpers."""
+class Rows:
+    """Time-ordered event rows, each with its conversation's index, plus per-conversation
+    lookups (first/last row in a mask)."""
 
-    def __init__(self, cols: EventColumns) -> None:
-        if cols.event_id.size < 2 or bool(np.all(np.diff(cols.event_id) > 0)):
-            # Logs hand out events in id order, nearly sorted by time: a stable sort is
-            # much faster there and breaks ties by id just like the lexsort below.
-            order = np.argsort(cols.ts, kind="stable")
-        else:
-            order = np.lexsort((cols.event_id, cols.ts))
-        self.cols = cols.select(order)
-        self.conv_keys, inverse = np.unique(self.cols.conversation, return_inverse=True)
-        self.cidx = inverse.astype(np.int64).reshape(-1)
-        self.n_conv = int(self.conv_keys.shape[0])
-        self.ts = self.cols.ts
+    def __init__(self, cols: EventColumns, cidx: I64, n_conv: int) -> None:
+        self.cols = cols
+        self.cidx = cidx
+        self.n_conv = n_conv
+        self.ts = cols.ts
         self._kinds: dict[tuple[EventKind, ...], Mask] = {}
 
     def kind(self, *kinds: EventKind) -> Mask:
         """Rows of any of these kinds (cached: the same masks are asked for many times)."""
         found = self._kinds.get(kinds)
         if found is None:
-            found = self._kinds[kinds] = self.cols.kind_mask(*kinds)
+            found = self._kinds[kinds] = self._kind_mask(kinds)
         return found
+
+    def _kind_mask(self, kinds: tuple[EventKind, ...]) -> Mask:
+        return self.cols.kind_mask(*kinds)
 
     def label(self, text: str) -> Mask:
         return np.asarray(self.cols.label == self.cols.code_of(text), dtype=bool)
@@ -198,7 +216,69 @@ class EventFrame:
 
     def ts_at(self, index: I64) -> I64:
         """Timestamps at per-conversation indexes; _MAX where the index is -1."""
-        return np.where(index >= 0, self.ts[np.maximum(index, 0)], _MAX)
+        return self.pick(self.ts, index, _MAX)
+
+    def pick(self, values: npt.NDArray[ScalarT], index: I64, fill: Any) -> npt.NDArray[ScalarT]:
+        """`values` (a row column) at per-conversation indexes; `fill` where it is -1."""
+        if values.size == 0:
+            return np.full(index.shape, fill, dtype=values.dtype)
+        return np.where(index >= 0, values[np.maximum(index, 0)], fill)
+
+
+class _Window(Rows):
+    """A contiguous time range of a frame's rows: views, and slices of its cached masks."""
+
+    def __init__(self, frame: EventFrame, rows: slice) -> None:
+        super().__init__(frame.cols.select(rows), frame.cidx[rows], frame.n_conv)
+        self._frame = frame
+        self._rows = rows
+
+    def _kind_mask(self, kinds: tuple[EventKind, ...]) -> Mask:
+        return self._frame.kind(*kinds)[self._rows]
+
+
+class EventFrame(Rows):
+    """Events sorted by time with each event's conversation index, plus lookup helpers.
+
+    One frame serves several periods: `window` hands out the rows of a time range without
+    copying, so each period's KPIs touch only its own events.
+    """
+
+    def __init__(self, cols: EventColumns, *, reorder_in_place: bool = False) -> None:
+        """Sort `cols` by time (ties by event id).
+
+        With `reorder_in_place`, the caller hands `cols` over: when only a few rows are out
+        of order (a log's usual state) they are moved inside its own arrays instead of
+        copying a month of events once more; `cols` then reads in time order too.
+        """
+        if cols.event_id.size < 2 or bool(np.all(np.diff(cols.event_id) > 0)):
+            # Logs hand out events in id order, nearly sorted by time: a stable sort is
+            # much faster there and breaks ties by id just like the lexsort below.
+            order = np.argsort(cols.ts, kind="stable")
+        else:
+            order = np.lexsort((cols.event_id, cols.ts))
+        moved = np.nonzero(order != np.arange(order.size))[0]
+        if moved.size == 0:
+            pass  # already in order: no copy
+        elif reorder_in_place and moved.size * 4 <= order.size and cols.writeable():
+            cols.move_rows(moved, order[moved])
+        else:
+            cols = cols.select(order)
+        conv_keys, inverse = np.unique(cols.conversation, return_inverse=True)
+        super().__init__(cols, inverse.astype(np.int64).reshape(-1), int(conv_keys.shape[0]))
+        self.conv_keys = conv_keys
+        self._first_message: I64 | None = None
+
+    def first_message(self) -> I64:
+        """Per conversation, the row of its first `message_received` (-1 if none)."""
+        if self._first_message is None:
+            self._first_message = self.first(self.kind(EventKind.MESSAGE_RECEIVED))
+        return self._first_message
+
+    def window(self, low: int, high: int) -> Rows:
+        """The rows with low <= ts < high (microseconds)."""
+        a, b = (int(x) for x in np.searchsorted(self.ts, [low, high], side="left"))
+        return _Window(self, slice(a, b))
 
 
 def _local_offsets(tz: tzinfo, low: int, high: int) -> tuple[I64, I64]:
@@ -237,18 +317,16 @@ def compute_period(
 ) -> PeriodStats:
     """All KPIs of conversations that began in [since, until), seen up to `until`."""
     low, high = to_micros(since), to_micros(until)
-    f = frame if frame is not None else EventFrame(cols)
-    visible = f.ts < high
-    c = f.cols
-    msg = f.kind(EventKind.MESSAGE_RECEIVED) & visible
-    first_msg = f.first(msg)
-    start = f.ts_at(first_msg)
+    whole = frame if frame is not None else EventFrame(cols)
+    first_msg = whole.first_message()
+    start = whole.ts_at(first_msg)
     in_cohort = (start >= low) & (start < high)
     n = int(in_cohort.sum())
-    # Events that count: those of the cohort, up to the end of the period.
-    ev = in_cohort[f.cidx] & visible
-    start_e = start[f.cidx]
-    after_start = ev & (f.ts >= start_e)
+    # Events that count: those of the cohort, from its start up to the end of the period.
+    # The cohort began at or after `low`, so its counted events all lie in this window.
+    f = whole.window(low, high)
+    c = f.cols
+    after_start = in_cohort[f.cidx] & (f.ts >= start[f.cidx])
 
     bot_first = f.ts_at(
         f.first(after_start & f.kind(EventKind.BOT_REPLY, EventKind.SUGGESTION_SHOWN))
@@ -261,21 +339,6 @@ def compute_period(
     )
     human_first = f.ts_at(human_i)
 
-    closing = after_start & (
-        f.kind(EventKind.CLOSED) | (f.kind(EventKind.CONVERSATION_CLOSED) & ~f.label("abandoned"))
-    )
-    closed_ts = f.ts_at(f.last(closing))
-    resolved = in_cohort & (closed_ts < _MAX)
-    ended = in_cohort & (
-        f.first(after_start & f.kind(EventKind.CLOSED, EventKind.CONVERSATION_CLOSED)) >= 0
-    )
-
-    outcome_i = f.last(after_start & f.kind(EventKind.CONVERSATION_CLOSED))
-    self_service_code = c.code_of("self_service")
-    self_service = (outcome_i >= 0) & (c.label[np.maximum(outcome_i, 0)] == self_service_code)
-    helpful_i = f.first(after_start & f.kind(EventKind.FEEDBACK) & (c.flag == 1))
-    deflected = in_cohort & (self_service | ((helpful_i >= 0) & ~has_handoff))
-
     queued_i = f.first(after_start & f.kind(EventKind.QUEUED))
     queued_ts = f.ts_at(queued_i)
     # A ticket may be taken without a queue entry (an operator grabbed it at once).
@@ -285,23 +348,61 @@ def compute_period(
     last_taken = f.last(after_start & f.kind(EventKind.TAKEN))
     owner = np.where(
         last_taken >= 0,
-        c.operator[np.maximum(last_taken, 0)],
-        np.where(human_i >= 0, c.operator[np.maximum(human_i, 0)], NONE_ID),
+        f.pick(c.operator, last_taken, NONE_ID),
+        f.pick(c.operator, human_i, NONE_ID),
     )
-    is_ticket = in_cohort & (has_handoff | (queued_i >= 0) | (last_taken >= 0))
+    # A ticket exists once the desk took the handoff: its events (and the engine's handoff
+    # event after it) carry the ticket id. A handoff without a desk makes no ticket.
+    with_ticket = f.first(after_start & (c.ticket != NONE_ID)) >= 0
+    is_ticket = in_cohort & (with_ticket | (queued_i >= 0) | (last_taken >= 0))
+
+    # Resolution. A ticket is resolved by its (last) `closed`, unless it was reopened in
+    # the same conversation after it; the engine's conversation_closed(handoff) comes only
+    # when the user next writes, possibly hours later, so it never resolves anything.
+    # Conversations without a ticket resolve at conversation_closed(self_service).
+    closed_i = f.last(after_start & f.kind(EventKind.CLOSED))
+    reopen_i = f.last(after_start & f.kind(EventKind.HANDOFF, EventKind.QUEUED, EventKind.TAKEN))
+    ticket_closed = is_ticket & (closed_i >= 0) & (reopen_i < closed_i)
+    conv_closed = after_start & f.kind(EventKind.CONVERSATION_CLOSED)
+    self_i = f.first(conv_closed & f.label("self_service"))
+    self_served = in_cohort & ~is_ticket & (self_i >= 0)
+    resolved_ts = np.where(
+        ticket_closed, f.ts_at(closed_i), np.where(self_served, f.ts_at(self_i), _MAX)
+    )
+    resolved = in_cohort & (resolved_ts < _MAX)
+    ended = resolved | (in_cohort & (f.first(conv_closed) >= 0))
+
+    # Deflection: solved by articles without a person: a self-service close, a ticket the
+    # user withdrew because an article solved it (closed with solved_by_bot), or helpful
+    # feedback without a handoff; never when an operator answered.
+    outcome_i = f.last(conv_closed)
+    self_service = (outcome_i >= 0) & (
+        f.pick(c.label, outcome_i, NO_CODE) == c.code_of("self_service")
+    )
+    by_bot = ticket_closed & (f.pick(c.flag, closed_i, -1) == 1)
+    helpful_i = f.first(after_start & f.kind(EventKind.FEEDBACK) & (c.flag == 1))
+    operator_answered = f.first(after_start & f.kind(EventKind.OPERATOR_REPLY)) >= 0
+    deflected = (
+        in_cohort
+        & ~operator_answered
+        & (self_service | by_bot | ((helpful_i >= 0) & ~has_handoff))
+    )
 
     rating_i = f.last(after_start & f.kind(EventKind.RATING) & ~np.isnan(c.value))
-    rating = np.where(rating_i >= 0, c.value[np.maximum(rating_i, 0)], np.nan)
+    rating = f.pick(c.value, rating_i, np.nan)
     rated = in_cohort & (rating_i >= 0)
     requested = in_cohort & (f.first(after_start & f.kind(EventKind.RATING_REQUESTED)) >= 0)
     fcr_i = f.last(after_start & f.kind(EventKind.FCR) & (c.flag >= 0))
     has_fcr = in_cohort & (fcr_i >= 0)
-    fcr_solved = has_fcr & (c.flag[np.maximum(fcr_i, 0)] == 1)
+    # A reopened ticket was not solved at first contact: neither the conversation that
+    # reopened it (its closed/fcr events say `reopened` > 0) nor the one that came before.
+    reopened = f.first(after_start & f.kind(EventKind.CLOSED, EventKind.FCR) & (c.value > 0)) >= 0
+    fcr_solved = has_fcr & (f.pick(c.flag, fcr_i, -1) == 1) & ~reopened & ~_shared_tickets(f)
 
     bot_frt = (bot_first - start)[in_cohort & (bot_first < _MAX)]
     human_ok = has_handoff & (human_first < _MAX)
     human_frt = (human_first - handoff_ts)[human_ok]
-    resolution = (closed_ts - start)[resolved]
+    resolution = (resolved_ts - start)[resolved]
     queue_ok = in_cohort & (queued_i >= 0) & (taken_ts < _MAX)
     queue_wait = (taken_ts - queued_ts)[queue_ok]
 
@@ -326,7 +427,7 @@ def compute_period(
         resolved=int(resolved.sum()),
         open_conversations=n - int(ended.sum()),
         tickets=int(is_ticket.sum()),
-        open_tickets=int((is_ticket & ~resolved).sum()),
+        open_tickets=int((is_ticket & ~ticket_closed).sum()),
         csat=ratio(int((rated & (rating >= 4)).sum()), ratings_n),
         ratings=ratings_n,
         rating_response_rate=ratio(int((rated & requested).sum()), int(requested.sum())),
@@ -341,35 +442,39 @@ def compute_period(
         waiting_in_queue=int((in_cohort & (queued_i >= 0) & (taken_ts == _MAX)).sum()),
     )
 
-    operators = _operators(
-        f,
-        is_ticket,
-        owner,
-        human_ok,
-        human_first - handoff_ts,
-        human_i,
-        resolved,
-        closed_ts - start,
-        rated,
-        rating,
-        reply_idx,
-        reply_wait,
+    per_ticket = _PerConversation(
+        is_ticket=is_ticket,
+        owner=owner,
+        human_ok=human_ok,
+        human_frt=human_first - handoff_ts,
+        first_replier=f.pick(c.operator, human_i, NONE_ID),
+        resolved=resolved,
+        resolution=resolved_ts - start,
+        rated=rated,
+        rating=rating,
+        requested=requested,
+        has_fcr=has_fcr,
+        fcr_solved=fcr_solved,
     )
+    operators = _operators(f, per_ticket, reply_idx, reply_wait)
     articles = _articles(f, after_start, handoff_ts)
     categories = _categories(f, after_start, in_cohort)
+
     local_start = to_local(start[in_cohort], tz, low, high)
     daily = _daily(local_start, has_handoff[in_cohort], deflected[in_cohort])
     hourly_conv = np.bincount(((local_start // 3_600_000_000) % 24).astype(np.int64), minlength=24)
     owned = is_ticket & (taken_ts < _MAX)
-    load = _hourly_load(taken_ts[owned], np.minimum(closed_ts[owned], high), low, high, tz)
+    load = _hourly_load(
+        taken_ts[owned], np.minimum(resolved_ts[owned], high), low, high, tz, hourly_conv
+    )
 
     gap = after_start & f.kind(EventKind.DECISION) & f.label("handoff")
-    first_arms = c.arms[np.maximum(first_msg, 0)]
+    first_arms = whole.pick(whole.cols.arms, first_msg, NO_CODE)
     per_conv = {
         "deflected": deflected[in_cohort].astype(np.float64),
         "handoff": has_handoff[in_cohort].astype(np.float64),
         "csat": np.where(rated, (rating >= 4).astype(np.float64), np.nan)[in_cohort],
-        "resolution_s": np.where(resolved, (closed_ts - start) / _US, np.nan)[in_cohort],
+        "resolution_s": np.where(resolved, (resolved_ts - start) / _US, np.nan)[in_cohort],
     }
     return PeriodStats(
         since=since,
@@ -378,6 +483,7 @@ def compute_period(
         operators=operators,
         articles=articles,
         categories=categories,
+        has_data=len(c) > 0,
         daily=daily,
         hourly_load=load,
         hourly_conversations=[int(x) for x in hourly_conv],
@@ -388,7 +494,33 @@ def compute_period(
     )
 
 
-def _operator_responses(f: EventFrame, after_start: Mask, handoff_ts: I64) -> tuple[I64, I64]:
+def _shared_tickets(f: Rows) -> Mask:
+    """Per conversation: one of its tickets also has events under another conversation.
+
+    The desk moves a reopened ticket to the conversation that reopened it, so a ticket
+    seen under two conversations was not settled by the first contact.
+    """
+    rows = np.nonzero(
+        (f.cols.ticket != NONE_ID)
+        & f.kind(EventKind.HANDOFF, EventKind.QUEUED, EventKind.TAKEN, EventKind.CLOSED)
+    )[0]
+    out = np.zeros(f.n_conv, dtype=bool)
+    if rows.size < 2:
+        return out
+    ticket, conv = f.cols.ticket[rows], f.cidx[rows]
+    order = np.lexsort((conv, ticket))
+    ticket, conv = ticket[order], conv[order]
+    distinct = np.ones(ticket.size, dtype=bool)
+    distinct[1:] = (ticket[1:] != ticket[:-1]) | (conv[1:] != conv[:-1])
+    ticket, conv = ticket[distinct], conv[distinct]
+    new_ticket = np.ones(ticket.size, dtype=bool)
+    new_ticket[1:] = ticket[1:] != ticket[:-1]
+    group = np.cumsum(new_ticket) - 1
+    out[conv[np.bincount(group)[group] > 1]] = True
+    return out
+
+
+def _operator_responses(f: Rows, after_start: Mask, handoff_ts: I64) -> tuple[I64, I64]:
     """Indexes of operator replies that answered pending input, and how long it waited."""
     after_handoff = after_start & (f.ts >= handoff_ts[f.cidx])
     user = after_handoff & f.kind(EventKind.MESSAGE_RECEIVED, EventKind.HANDOFF)
@@ -413,40 +545,72 @@ def _operator_responses(f: EventFrame, after_start: Mask, handoff_ts: I64) -> tu
     return idx[pos], waits
 
 
-def _operators(
-    f: EventFrame,
-    is_ticket: Mask,
-    owner: I64,
-    human_ok: Mask,
-    human_frt: I64,
-    human_i: I64,
-    resolved: Mask,
-    resolution: I64,
-    rated: Mask,
-    rating: npt.NDArray[np.float64],
-    reply_idx: I64,
-    reply_wait: I64,
-) -> list[OperatorStats]:
+@dataclass(frozen=True, slots=True)
+class _PerConversation:
+    """Per-conversation arrays the operator table is cut from."""
+
+    is_ticket: Mask
+    owner: I64
+    human_ok: Mask
+    human_frt: I64
+    first_replier: I64
+    resolved: Mask
+    resolution: I64
+    rated: Mask
+    rating: npt.NDArray[np.float64]
+    requested: Mask
+    has_fcr: Mask
+    fcr_solved: Mask
+
+
+def operator_names(f: Rows) -> dict[int, str]:
+    """The latest name seen per operator id (`taken` and `operator_reply` carry it)."""
     c = f.cols
-    first_replier = np.where(human_i >= 0, c.operator[np.maximum(human_i, 0)], NONE_ID)
-    reply_operator = c.operator[reply_idx]
-    ids = set(owner[is_ticket].tolist()) | set(reply_operator.tolist())
+    rows = np.nonzero(
+        f.kind(EventKind.TAKEN, EventKind.OPERATOR_REPLY)
+        & (c.operator != NONE_ID)
+        & (c.label != NO_CODE)
+    )[0]
+    if rows.size == 0:
+        return {}
+    backwards = rows[::-1]  # rows are in time order: the first hit backwards is the latest
+    ids, first = np.unique(c.operator[backwards], return_index=True)
+    labels = c.label[backwards[first]]
+    return {int(i): c.strings[int(code)] for i, code in zip(ids, labels, strict=True)}
+
+
+def _operators(
+    f: Rows, p: _PerConversation, reply_idx: I64, reply_wait: I64
+) -> list[OperatorStats]:
+    reply_operator = f.cols.operator[reply_idx]
+    ids = set(p.owner[p.is_ticket].tolist()) | set(reply_operator.tolist())
     ids.discard(int(NONE_ID))
+    names = operator_names(f)
     out: list[OperatorStats] = []
     for op in sorted(ids):
-        mine = is_ticket & (owner == op)
-        mine_rated = mine & rated
+        mine = p.is_ticket & (p.owner == op)
+        mine_rated = mine & p.rated
+        mine_requested = mine & p.requested
+        mine_fcr = mine & p.has_fcr
+        first = p.human_frt[p.human_ok & (p.first_replier == op)]
         out.append(
             OperatorStats(
                 operator_id=int(op),
+                name=names.get(int(op), str(op)),
                 tickets=int(mine.sum()),
-                first_response_median_s=median_s(human_frt[human_ok & (first_replier == op)]),
+                first_response_median_s=median_s(first),
+                first_response_p90_s=p90_s(first),
                 response_median_s=median_s(reply_wait[reply_operator == op]),
-                resolution_median_s=median_s(resolution[mine & resolved]),
-                csat=ratio(int((mine_rated & (rating >= 4)).sum()), int(mine_rated.sum())),
+                resolution_median_s=median_s(p.resolution[mine & p.resolved]),
+                csat=ratio(int((mine_rated & (p.rating >= 4)).sum()), int(mine_rated.sum())),
                 ratings=int(mine_rated.sum()),
+                rating_response_rate=ratio(
+                    int((mine_requested & p.rated).sum()), int(mine_requested.sum())
+                ),
+                fcr=ratio(int((mine_fcr & p.fcr_solved).sum()), int(mine_fcr.sum())),
             )
         )
+    out.sort(key=lambda o: (-o.tickets, o.name, o.operator_id))
     return out
 
 
@@ -480,7 +644,7 @@ def _explode_items(c: EventColumns, rows: I64) -> tuple[I64, I64, list[str]]:
     return out_rows, expanded[keep], extra
 
 
-def _articles(f: EventFrame, after_start: Mask, handoff_ts: I64) -> list[ArticleStats]:
+def _articles(f: Rows, after_start: Mask, handoff_ts: I64) -> list[ArticleStats]:
     c = f.cols
     shown_rows, shown_codes, extra = _explode_items(
         c, np.nonzero(after_start & f.kind(EventKind.SUGGESTION_SHOWN))[0]
@@ -525,9 +689,7 @@ def _articles(f: EventFrame, after_start: Mask, handoff_ts: I64) -> list[Article
     return out
 
 
-def _categories(
-    f: EventFrame, after_start: Mask, in_cohort: Mask
-) -> dict[tuple[str, str | None], int]:
+def _categories(f: Rows, after_start: Mask, in_cohort: Mask) -> dict[tuple[str, str | None], int]:
     c = f.cols
     last_closed = f.last(after_start & f.kind(EventKind.CLOSED) & (c.label != NO_CODE))
     has = in_cohort & (last_closed >= 0)
@@ -558,12 +720,18 @@ def _daily(local_start: I64, handoff: Mask, deflected: Mask) -> list[tuple[str, 
     ]
 
 
-def _hourly_load(starts: I64, ends: I64, low: int, high: int, tz: tzinfo) -> list[float]:
-    """Mean number of tickets open at once (taken, not closed) per local hour of day."""
+def _hourly_load(
+    starts: I64, ends: I64, low: int, high: int, tz: tzinfo, conversations: I64
+) -> list[float | None]:
+    """Mean number of tickets open at once (taken, not resolved) per local hour of day.
+
+    None for an hour of day the period does not cover, and for one with no data at all
+    (no conversation began in it and no ticket was open): nothing says it was 0.
+    """
     bounds = np.arange(low - low % 3_600_000_000, high + 3_600_000_000, 3_600_000_000)
     bounds = bounds[(bounds >= low - 3_600_000_000)]
-    if bounds.size < 2 or starts.size == 0:
-        return [0.0] * 24 if bounds.size >= 2 else []
+    if bounds.size < 2 or high <= low:
+        return [None] * 24
     ends = np.maximum(ends, starts)
     # Relative to the period start and in float: sums of raw epoch microseconds over many
     # tickets would overflow int64.
@@ -586,7 +754,10 @@ def _hourly_load(starts: I64, ends: I64, low: int, high: int, tz: tzinfo) -> lis
     hour = ((local // 3_600_000_000) % 24).astype(np.int64)
     sums = np.bincount(hour, weights=total, minlength=24)
     widths = np.bincount(hour, weights=width, minlength=24)
-    return [float(a / w) if w > 0 else 0.0 for a, w in zip(sums, widths, strict=True)]
+    return [
+        float(a / w) if w > 0 and (a > 0 or began > 0) else None
+        for a, w, began in zip(sums, widths, conversations, strict=True)
+    ]
 
 
 Clusterer = Callable[[npt.NDArray[np.float32], int], npt.NDArray[np.int64]]

@@ -7,13 +7,14 @@ import csv
 import html
 import io
 import json
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supportbot.analytics.report import Report, report_to_dict
-from supportbot.analytics.texts import text
+from supportbot.analytics.texts import reason_text, text
 
 _HEADLINE_KEYS = (
     "conversations",
@@ -83,19 +84,22 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     rows = [[t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k))] for k in _HEADLINE_KEYS]
     tables.append((t("headline"), [t("metric"), t("value"), t("change")], rows))
     rows = [
-        [reason, str(v["count"]), fmt_value("share", float(v["share"]))]
+        [reason_text(lang, reason), str(v["count"]), fmt_value("share", float(v["share"]))]
         for reason, v in d["handoff_reasons"].items()
     ]
     tables.append((t("handoff_reasons"), [t("reason"), t("count"), t("share")], rows))
     rows = [
         [
-            str(o["operator_id"]),
+            o["name"],
             str(o["tickets"]),
             fmt_duration(o["first_response_median_s"]),
+            fmt_duration(o["first_response_p90_s"]),
             fmt_duration(o["response_median_s"]),
             fmt_duration(o["resolution_median_s"]),
             fmt_value("csat", o["csat"]),
             str(o["ratings"]),
+            fmt_value("rating_response_rate", o["rating_response_rate"]),
+            fmt_value("fcr", o["fcr"]),
         ]
         for o in d["operators"]
     ]
@@ -103,10 +107,13 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
         t("operator"),
         t("tickets"),
         t("first_response_median_s"),
+        t("first_response_p90_s"),
         t("operator_response_median_s"),
         t("resolution_median_s"),
         t("csat"),
         t("ratings"),
+        t("rating_response_rate"),
+        t("fcr"),
     ]
     tables.append((t("operators"), header, rows))
     rows = [
@@ -139,8 +146,8 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
                 c["category"],
                 c["subcategory"] or "",
                 str(c["tickets"]),
-                str(c["previous"]),
-                f"{c['change']:+d}",
+                fmt_value("n", c["previous"]),
+                "—" if c["change"] is None else f"{c['change']:+d}",
                 fmt_value("r", c["change_rate"]),
             ]
             for c in items
@@ -261,6 +268,10 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     matplotlib.use("Agg")  # no display: the report is written to a file
     from matplotlib.figure import Figure
 
+    # Font-cache and unit notes are INFO lines on stderr of a command whose user only asked
+    # for a file.
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
     fig: Any
     ax: Any
 
@@ -270,9 +281,12 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     ax = fig.subplots()
     if cur.daily:
         days = [d for d, _, _, _ in cur.daily]
-        ax.plot(days, [c for _, c, _, _ in cur.daily], label=text(lang, "conversations"))
-        ax.plot(days, [h for _, _, h, _ in cur.daily], label=text(lang, "handoffs"))
-        ax.plot(days, [x for _, _, _, x in cur.daily], label=text(lang, "deflected"))
+        # Positions, not the date strings: strings would be "categorical units".
+        x = list(range(len(days)))
+        ax.plot(x, [c for _, c, _, _ in cur.daily], label=text(lang, "conversations"))
+        ax.plot(x, [h for _, _, h, _ in cur.daily], label=text(lang, "handoffs"))
+        ax.plot(x, [v for _, _, _, v in cur.daily], label=text(lang, "deflected"))
+        ax.set_xticks(x, days)
         ax.legend()
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
     else:
@@ -282,7 +296,11 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
 
     fig = Figure(figsize=(8, 3))
     ax = fig.subplots()
-    ax.bar(range(24), cur.hourly_load or [0.0] * 24)
+    load = [float("nan") if v is None else v for v in cur.hourly_load]
+    if any(v == v for v in load):  # NaN != NaN: hours without data are left out
+        ax.bar(range(len(load)), load)
+    else:
+        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
     ax.set_xlabel(text(lang, "hour"))
     ax.set_title(text(lang, "plot_load"))
     out.append((text(lang, "plot_load"), _png(fig)))
@@ -300,9 +318,12 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     ax = fig.subplots()
     cats = report.categories[:12]
     if cats:
-        names = [c.category for c in cats]
-        ax.barh(names, [c.previous for c in cats], alpha=0.5, label=text(lang, "previous"))
-        ax.barh(names, [c.tickets for c in cats], alpha=0.7, label=text(lang, "tickets"))
+        y = list(range(len(cats)))
+        if report.previous.has_data:
+            previous = [c.previous or 0 for c in cats]
+            ax.barh(y, previous, alpha=0.5, label=text(lang, "previous"))
+        ax.barh(y, [c.tickets for c in cats], alpha=0.7, label=text(lang, "tickets"))
+        ax.set_yticks(y, [c.category for c in cats])
         ax.invert_yaxis()
         ax.legend()
     else:

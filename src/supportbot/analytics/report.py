@@ -44,11 +44,15 @@ class Report:
 
 def compare_categories(
     current: dict[tuple[str, str | None], int],
-    previous: dict[tuple[str, str | None], int],
+    previous: dict[tuple[str, str | None], int] | None,
     *,
     by_subcategory: bool,
 ) -> list[CategoryStats]:
-    """Ticket counts per category (or category/subcategory) with the change from before."""
+    """Ticket counts per category (or category/subcategory) with the change from before.
+
+    `previous` is None when the previous period has no data at all: its counts and the
+    changes are then unknown (None), not 0 and +N.
+    """
 
     def fold(counts: dict[tuple[str, str | None], int]) -> dict[tuple[str, str | None], int]:
         out: dict[tuple[str, str | None], int] = {}
@@ -57,22 +61,22 @@ def compare_categories(
             out[key] = out.get(key, 0) + n
         return out
 
-    cur, prev = fold(current), fold(previous)
-    rows = [
-        CategoryStats(
-            category=cat,
-            subcategory=sub,
-            tickets=cur.get((cat, sub), 0),
-            previous=prev.get((cat, sub), 0),
-            change=cur.get((cat, sub), 0) - prev.get((cat, sub), 0),
-            change_rate=(
-                (cur.get((cat, sub), 0) - prev[(cat, sub)]) / prev[(cat, sub)]
-                if prev.get((cat, sub))
-                else None
-            ),
+    cur = fold(current)
+    prev = fold(previous) if previous is not None else None
+    rows: list[CategoryStats] = []
+    for key in set(cur) | set(prev or {}):
+        now = cur.get(key, 0)
+        before = prev.get(key, 0) if prev is not None else None
+        rows.append(
+            CategoryStats(
+                category=key[0],
+                subcategory=key[1],
+                tickets=now,
+                previous=before,
+                change=now - before if before is not None else None,
+                change_rate=(now - before) / before if before else None,
+            )
         )
-        for cat, sub in set(cur) | set(prev)
-    ]
     rows.sort(key=lambda r: (-r.tickets, r.category, r.subcategory or ""))
     return rows
 
@@ -119,11 +123,13 @@ async def build_report(
         raise ValueError("the period must end after it starts")
     length = until - since
     cols = await log.read_columns(since - length - LOOKBACK, until)
+    # The frame takes the columns over (a month of events is not copied once more).
+    frame = await asyncio.to_thread(EventFrame, cols, reorder_in_place=True)
+    del cols
 
     def compute() -> tuple[PeriodStats, PeriodStats]:
-        frame = EventFrame(cols)
-        current = compute_period(cols, since, until, tz, frame=frame)
-        previous = compute_period(cols, since - length, since, tz, frame=frame)
+        current = compute_period(frame.cols, since, until, tz, frame=frame)
+        previous = compute_period(frame.cols, since - length, since, tz, frame=frame)
         return current, previous
 
     current, previous = await asyncio.to_thread(compute)
@@ -138,10 +144,11 @@ async def build_report(
         themes = await asyncio.to_thread(
             find_themes, list(texts.values()), embed, cluster=cluster, total=int(gap_ids.size)
         )
+    before = previous.categories if previous.has_data else None
     experiment_report = None
     if experiment is not None:
-        # Sorting into a frame keeps the dictionary, so the period's arm codes index `cols`.
-        arms = _arm_names(cols, current.conversation_arms, experiment)
+        # The arm codes index the dictionary of the frame's columns.
+        arms = _arm_names(frame.cols, current.conversation_arms, experiment)
         experiment_report = compare_arms(experiment, arms, current.per_conversation)
     return Report(
         since=since,
@@ -149,12 +156,8 @@ async def build_report(
         timezone=str(tz),
         current=current,
         previous=previous,
-        categories=compare_categories(
-            current.categories, previous.categories, by_subcategory=False
-        ),
-        subcategories=compare_categories(
-            current.categories, previous.categories, by_subcategory=True
-        ),
+        categories=compare_categories(current.categories, before, by_subcategory=False),
+        subcategories=compare_categories(current.categories, before, by_subcategory=True),
         themes=themes,
         gap_messages=int(gap_ids.size),
         gaps_sampled=bool(sampled),
@@ -172,14 +175,18 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     """The JSON form: rates are fractions 0..1, times seconds, missing figures None."""
     s = report.current.summary
     p = report.previous.summary
-    previous = asdict(p)
+    previous: dict[str, Any] = asdict(p)
     previous.pop("handoff_reasons")
+    if not report.previous.has_data:
+        # Nothing at all was recorded then (the bot was not running yet): unknown, not 0.
+        previous = dict.fromkeys(previous)
     out: dict[str, Any] = {
         "period": {
             "since": report.since.isoformat(),
             "until": report.until.isoformat(),
             "timezone": report.timezone,
             "previous_since": report.previous.since.isoformat(),
+            "previous_has_data": report.previous.has_data,
         },
         "conversations": s.conversations,
         "first_response_median_s": s.first_response_median_s,
@@ -205,7 +212,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "ratings": s.ratings,
         "previous": previous,
         "change": {
-            key: _change(getattr(s, key), getattr(p, key))
+            key: _change(getattr(s, key), previous[key])
             for key in (
                 "conversations",
                 "first_response_median_s",

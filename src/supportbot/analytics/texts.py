@@ -69,6 +69,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "handoffs": "Handoffs",
         "deflected": "Solved by articles",
         "first_response": "first response",
+        "reason_low_confidence": "Nothing in the knowledge base fit",
+        "reason_user_asked": "The user asked for a person",
+        "reason_step_failed": "A step of a guide failed",
+        "reason_not_helpful": "The suggested articles did not help",
+        "reason_operator_busy": "Operators busy",
+        "reason_unknown": "Not recorded",
     },
     "ru": {
         "title": "Отчёт поддержки",
@@ -136,6 +142,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "handoffs": "Передано оператору",
         "deflected": "Решено статьями",
         "first_response": "первый ответ",
+        "reason_low_confidence": "В базе знаний не нашлось подходящего",
+        "reason_user_asked": "Пользователь попросил человека",
+        "reason_step_failed": "Не получился шаг инструкции",
+        "reason_not_helpful": "Предложенные статьи не помогли",
+        "reason_operator_busy": "Операторы заняты",
+        "reason_unknown": "Не записана",
     },
 }
 
@@ -143,3 +155,10 @@ TEXTS: dict[str, dict[str, str]] = {
 def text(lang: str, key: str) -> str:
     """The text for a key in a language (English when the language is unknown)."""
     return TEXTS.get(lang, TEXTS["en"]).get(key, key)
+
+
+def reason_text(lang: str, reason: str) -> str:
+    """A handoff reason as a lead reads it; an unknown code is shown as it is."""
+    key = f"reason_{reason}"
+    found = TEXTS.get(lang, TEXTS["en"]).get(key)
+    return found if found is not None else reason

@@ -15,14 +15,24 @@ from typing import Any
 
 from supportbot.analytics.demo import DemoArticle, demo_day, load_demo_articles
 from supportbot.config import load_settings
+from supportbot.domain.errors import SupportBotError
 from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, EncodedEvents, SqliteEventLog, encode_events
+from supportbot.storage.events import MIGRATIONS, EncodedEvents, SqliteEventLog, encode_columns
+
+IN_PROCESS_MAX = 50_000
+"""Conversations up to which `fill` works without worker processes by default."""
 
 
 def register(subparsers: Any, name: str) -> None:
     """Add the `demo-data` subcommand."""
     parser = subparsers.add_parser(name, help="fill the database with a synthetic history")
-    parser.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=60,
+        help="days of history (default 60, so a 30-day report has a previous period to "
+        "compare with)",
+    )
     parser.add_argument(
         "--per-day", type=int, default=500, help="conversations per day (default 500)"
     )
@@ -39,7 +49,7 @@ def _make_day(
     experiments: Mapping[str, Mapping[str, float]],
     seed: int,
 ) -> EncodedEvents:
-    events = demo_day(
+    batch = demo_day(
         day,
         days=days,
         per_day=per_day,
@@ -48,7 +58,7 @@ def _make_day(
         experiments=experiments,
         seed=seed,
     )
-    return encode_events(events)
+    return encode_columns(batch.columns, batch.conversation_ids, batch.data)
 
 
 async def fill(
@@ -65,14 +75,26 @@ async def fill(
     """Write a demo history into `database`; returns the number of events.
 
     Days are generated and encoded in worker processes (the CPU-heavy part) while this
-    process only inserts, in day order, so ids still follow time.
+    process only inserts, in day order, so ids still follow time. A small history is made
+    right here (`workers=0`, the default below `IN_PROCESS_MAX` conversations): starting
+    worker processes would take longer than the whole job.
     """
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if workers is None:
+        small = days * per_day <= IN_PROCESS_MAX
+        workers = 0 if small else max(1, min(4, os.cpu_count() or 1))
     db = await Database.open(database, MIGRATIONS)
     total = 0
     loop = asyncio.get_running_loop()
     try:
         log = SqliteEventLog(db)
+        if workers == 0:
+            for day in range(days):
+                encoded = await asyncio.to_thread(
+                    _make_day, day, days, per_day, end, articles, experiments, seed
+                )
+                await log.append_encoded(encoded)
+                total += len(encoded.rows)
+            return total
         with ProcessPoolExecutor(max_workers=workers) as pool:
             pending: list[Future[EncodedEvents]] = []
             next_day = 0
@@ -95,6 +117,10 @@ async def fill(
 
 def run(args: argparse.Namespace) -> int:
     """Generate the history and append it to the event log of `storage.database`."""
+    if args.days < 1:
+        raise SupportBotError("--days must be at least 1")
+    if args.per_day < 0:
+        raise SupportBotError("--per-day must not be negative")
     settings = load_settings(args.config)
     articles = load_demo_articles(settings.knowledge_base.dir)
     experiments = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supportbot.analytics.gaps import Embed
+from supportbot.analytics.kpis import LOOKBACK
 from supportbot.analytics.render import to_csv, to_html, to_json, to_markdown
 from supportbot.analytics.report import build_report
 from supportbot.config import Settings, load_settings
@@ -27,22 +29,82 @@ logger = logging.getLogger(__name__)
 _RELATIVE = re.compile(r"^(\d+)([dhw])$")
 
 
-def parse_moment(value: str, *, now: datetime, tz: ZoneInfo) -> datetime:
-    """ "7d", "12h", "2w" (before now), an ISO date (local midnight) or an ISO date-time."""
+def parse_moment(value: str, *, now: datetime, tz: ZoneInfo, option: str = "--since") -> datetime:
+    """ "7d", "12h", "2w" (before now), an ISO date (local midnight) or an ISO date-time.
+
+    Raises:
+        SupportBotError: the value cannot be read or lies outside the calendar; the message
+            names `option`.
+    """
     match = _RELATIVE.match(value.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        hours = {"h": 1, "d": 24, "w": 168}[unit]
-        return now - timedelta(hours=amount * hours)
     try:
+        if match:
+            amount, unit = int(match.group(1)), match.group(2)
+            hours = {"h": 1, "d": 24, "w": 168}[unit]
+            return now - timedelta(hours=amount * hours)
         moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise SupportBotError(
+            f"{option} {value}: too far from today for the calendar (years 1-9999)"
+        ) from None
     except ValueError:
         raise SupportBotError(
-            f"cannot read the time {value!r}: use 7d, 12h, 2w, 2024-05-01 or 2024-05-01T10:00"
+            f"{option}: cannot read the time {value!r}: use 7d, 12h, 2w, 2024-05-01 or "
+            "2024-05-01T10:00"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+
+
+def _check_period(since: datetime, until: datetime) -> None:
+    """The period and the one before it (plus the look-back) must fit the calendar."""
+    if until <= since:
+        raise SupportBotError("--until must be after --since")
+    try:
+        since - (until - since) - LOOKBACK
+    except OverflowError:
+        raise SupportBotError(
+            "--since: the period is too long: the previous period of the same length would "
+            "start before the year 1"
+        ) from None
+
+
+def _check_out(path: Path) -> None:
+    """Fail before the work when the report could not be written to `path`."""
+    if path.is_dir():
+        raise SupportBotError(f"--out {path}: is a directory")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SupportBotError(f"--out {path}: cannot create {parent}: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SupportBotError(f"--out {path}: {parent} is not writable")
+    # Some places refuse new files whatever the permissions say (/proc, read-only mounts):
+    # try it now rather than after the report is computed.
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise SupportBotError(f"--out {path}: cannot write: {exc.strerror}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _write(path: Path, output: str) -> None:
+    try:
+        path.write_text(output, encoding="utf-8")
+    except OSError as exc:
+        raise SupportBotError(f"--out {path}: cannot write: {exc.strerror}") from None
+
+
+def _check_experiment(name: str, configured: Sequence[str]) -> None:
+    if name in configured:
+        return
+    known = ", ".join(sorted(configured)) if configured else "none are configured"
+    raise SupportBotError(f"--experiment {name}: unknown experiment (configured: {known})")
 
 
 def register(subparsers: Any, name: str) -> None:
@@ -66,14 +128,27 @@ def register(subparsers: Any, name: str) -> None:
 
 
 def _load_embedder(settings: Settings, choice: str) -> Any:
-    from supportbot.app import build_multilingual_embedder
-    from supportbot.retrieval.embedders import HashingEmbedder
+    # Straight from the retrieval package: the composition root (`supportbot.app`) would
+    # import aiogram and the whole bot, seconds of work a report does not need.
+    from supportbot.retrieval.embedders import HashingEmbedder, create_embedder
 
     if choice != "config":
         return HashingEmbedder()
-    # Themes should group Russian and English messages on one topic.
+    encoders = settings.retrieval.encoders
+    # Themes should group Russian and English messages on one topic: an English-only model
+    # rates unrelated Russian texts as alike, so the multilingual encoder is preferred.
+    chosen = next((e for e in encoders if e.backend == "use"), encoders[0] if encoders else None)
+    if chosen is None:
+        logger.warning("No encoder is configured; using the hashing embedder for themes")
+        return HashingEmbedder()
     try:
-        return build_multilingual_embedder(settings.retrieval.encoders)
+        return create_embedder(
+            chosen.backend,
+            chosen.model,
+            query_prefix=chosen.query_prefix,
+            passage_prefix=chosen.passage_prefix,
+            batch_size=chosen.batch_size,
+        )
     except (ImportError, ConfigError, ValueError, OSError) as exc:
         logger.warning("No encoder could be loaded (%s); using the hashing embedder", exc)
         return HashingEmbedder()
@@ -134,14 +209,13 @@ def run(args: argparse.Namespace) -> int:
     except ZoneInfoNotFoundError as exc:
         raise ConfigError(f"analytics.timezone: unknown zone {exc}") from exc
     now = datetime.now(UTC)
-    since = parse_moment(args.since, now=now, tz=tz)
-    until = parse_moment(args.until, now=now, tz=tz) if args.until else now
-    if until <= since:
-        raise SupportBotError("--until must be after --since")
-    if args.experiment and args.experiment not in {e.name for e in settings.experiments}:
-        logger.warning(
-            "Experiment %r is not in the config; comparing what the log holds", args.experiment
-        )
+    since = parse_moment(args.since, now=now, tz=tz, option="--since")
+    until = parse_moment(args.until, now=now, tz=tz, option="--until") if args.until else now
+    _check_period(since, until)
+    if args.experiment is not None:
+        _check_experiment(args.experiment, [e.name for e in settings.experiments])
+    if args.out:
+        _check_out(args.out)
     fmt = args.format or (
         {".html": "html", ".md": "md", ".csv": "csv", ".json": "json"}.get(
             args.out.suffix.lower(), "html"
@@ -168,8 +242,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(output, encoding="utf-8")
+        _write(args.out, output)
         print(f"report written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(output + "\n")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from supportbot.analytics.columns import EventColumns, from_micros, to_micros
+from supportbot.analytics.columns import NONE_ID, EventColumns, from_micros, to_micros
 from supportbot.domain.events import Event, EventKind
 from supportbot.storage.db import Database, Migration
 
@@ -170,11 +170,14 @@ class SqliteEventLog:
         low, high = to_micros(since), to_micros(until)
         sealed = await self._scalar("SELECT coalesce(max(last_id), 0) FROM event_blocks")
         async with self._db.connection.execute(
-            "SELECT first_id, payload FROM event_blocks WHERE ts_max >= ? AND ts_min < ? "
-            "ORDER BY first_id",
+            "SELECT first_id, ts_min, ts_max, payload FROM event_blocks "
+            "WHERE ts_max >= ? AND ts_min < ? ORDER BY first_id",
             (low, high),
         ) as cursor:
-            payloads = [(int(row[0]), bytes(row[1])) for row in await cursor.fetchall()]
+            payloads = [
+                (int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+                for row in await cursor.fetchall()
+            ]
         async with self._db.connection.execute(
             f"SELECT {_COLUMNS} FROM events WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id",
             (sealed, low, high),
@@ -251,21 +254,60 @@ def encode_events(events: Sequence[Event]) -> EncodedEvents:
     return EncodedEvents(rows, blocks)
 
 
-def _unpack(
-    payloads: list[tuple[int, bytes]], tail: list[Any], low: int, high: int
-) -> EventColumns:
-    def decode(item: tuple[int, bytes]) -> EventColumns:
-        first_id, payload = item
-        block = EventColumns.from_bytes(payload, id_offset=first_id)
-        inside = (block.ts >= low) & (block.ts < high)
-        return block if bool(inside.all()) else block.select(inside)
+def encode_columns(
+    columns: EventColumns, conversation_ids: Sequence[str], data: Sequence[str | None]
+) -> EncodedEvents:
+    """Prepare events that exist only as columns (the demo history) for `append_encoded`.
 
-    # zlib and numpy release the GIL, so two cores decode blocks side by side.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(decode, payloads))
+    `columns` must have `event_id` 0..n-1 in time order; `conversation_ids` and `data`
+    (the JSON text of each row's `data`) are per row. No `Event` objects are made: a month
+    of a busy bot would not fit the time budget that way.
+    """
+    n = len(columns)
+    if not (len(conversation_ids) == len(data) == n):
+        raise ValueError("conversation_ids and data must have one entry per row")
+    # The strings of code columns (plus None for NO_CODE: index -1 is the extra last entry).
+    table = np.empty(len(columns.strings) + 1, dtype=object)
+    table[:-1] = columns.strings
+    table[-1] = None
+
+    def ids(values: npt.NDArray[np.int64]) -> list[int | None]:
+        out = values.astype(object)
+        out[values == NONE_ID] = None
+        return list(out.tolist())
+
+    # The arms code's string is `arms_key`'s canonical JSON: exactly what a row stores.
+    rows = list(
+        zip(
+            columns.ts.tolist(),
+            table[columns.kind].tolist(),
+            conversation_ids,
+            columns.user.tolist(),
+            ids(columns.ticket),
+            ids(columns.operator),
+            table[columns.article].tolist(),
+            data,
+            table[columns.arms].tolist(),
+            strict=True,
+        )
+    )
+    blocks: list[tuple[int, _Block]] = []
+    if n >= BLOCK_MIN:
+        for start in range(0, n, BLOCK_MAX):
+            part = columns.select(np.arange(start, min(n, start + BLOCK_MAX)))
+            part = replace(part, event_id=part.event_id - start)
+            block = _Block(len(part), int(part.ts.min()), int(part.ts.max()), part.to_bytes())
+            blocks.append((start, block))
+    return EncodedEvents(rows, blocks)
+
+
+def _unpack(
+    payloads: list[tuple[int, int, int, bytes]], tail: list[Any], low: int, high: int
+) -> EventColumns:
+    rest = None
     if tail:
-        parts.append(EventColumns.from_events([_event(row) for row in tail], [r[0] for r in tail]))
-    return EventColumns.concat(parts)
+        rest = EventColumns.from_events([_event(row) for row in tail], [r[0] for r in tail])
+    return EventColumns.from_blocks(payloads, low, high, tail=rest)
 
 
 class InMemoryEventLog:

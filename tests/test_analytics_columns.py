@@ -1,0 +1,77 @@
+"""Event columns: block decoding straight into one table, kind masks, frames."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from supportbot.analytics.columns import EventColumns, columns_from, to_micros
+from supportbot.analytics.kpis import EventFrame, compute_period
+from supportbot.domain.events import Event, EventKind
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC)
+KINDS = [EventKind.MESSAGE_RECEIVED, EventKind.BOT_REPLY, EventKind.HANDOFF, EventKind.FEEDBACK]
+
+
+def _events(start: int, count: int, prefix: str) -> list[Event]:
+    return [
+        Event(
+            T0 + timedelta(seconds=start + i),
+            KINDS[i % len(KINDS)],
+            f"{prefix}{i % 5}",
+            start + i,
+            data={"helpful": i % 2 == 0, "reason": f"r{i % 3}"},
+            arms={"exp": "A" if i % 2 else "B"},
+        )
+        for i in range(count)
+    ]
+
+
+def test_from_blocks_merges_dictionaries_filters_edges_and_appends_the_tail() -> None:
+    parts = [_events(0, 10, "a"), _events(10, 10, "b"), _events(20, 10, "c")]
+    blocks = []
+    first_id = 1
+    for part in parts:
+        cols = columns_from(part[::-1])  # each block has its own string order
+        blocks.append((first_id, int(cols.ts.min()), int(cols.ts.max()), cols.to_bytes()))
+        first_id += len(part)
+    tail = columns_from(_events(30, 4, "d")[::-1])
+    low = to_micros(T0 + timedelta(seconds=5))
+    high = to_micros(T0 + timedelta(seconds=40))
+    for threads in (1, 2):
+        got = EventColumns.from_blocks(blocks, low, high, tail=tail, threads=threads)
+        expected = EventColumns.concat(
+            [EventColumns.from_bytes(b[3], id_offset=b[0]) for b in blocks] + [tail]
+        )
+        expected = expected.select((expected.ts >= low) & (expected.ts < high))
+        assert len(got) == 25 + 4
+        assert got.ts.tolist() == expected.ts.tolist()
+        assert got.user.tolist() == expected.user.tolist()
+        assert got.event_id.tolist() == expected.event_id.tolist()
+        for name in ("kind", "label", "arms"):
+            mine = [got.strings[c] for c in getattr(got, name).tolist()]
+            theirs = [expected.strings[c] for c in getattr(expected, name).tolist()]
+            assert mine == theirs, name
+        assert got.flag.tolist() == expected.flag.tolist()
+
+
+def test_kind_mask_any_number_of_kinds() -> None:
+    cols = columns_from(_events(0, 12, "a"))
+    kinds = [cols.strings[c] for c in cols.kind.tolist()]
+    for wanted in (KINDS[:1], KINDS[:2], KINDS[:3], [EventKind.RATING], []):
+        mask = cols.kind_mask(*wanted)
+        assert mask.tolist() == [k in wanted for k in kinds]
+
+
+def test_event_frame_reorders_a_few_late_rows_in_place_with_the_same_results() -> None:
+    events = _events(0, 40, "a")
+    events[5], events[6] = events[6], events[5]  # two writers raced: one row logged late
+    cols = columns_from(events)
+    copied = compute_period(cols, T0, T0 + timedelta(days=1), UTC)
+    assert not bool(np.all(np.diff(cols.ts) >= 0))
+    frame = EventFrame(cols, reorder_in_place=True)
+    assert frame.cols is cols  # handed over, fixed in place: no copy
+    assert bool(np.all(np.diff(cols.ts) >= 0))
+    in_place = compute_period(frame.cols, T0, T0 + timedelta(days=1), UTC, frame=frame)
+    assert in_place.summary == copied.summary

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,51 @@ async def test_hot_reload_follows_a_renamed_folder(
         await _until(moved)
         assert knowledge.suggester.article("en/card") is None
         stop.set()
+
+
+async def test_small_reload_serves_at_once_and_refits_in_the_background(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, _, root = live
+    fitted = knowledge.suggester.snapshot.model
+    (root / "en" / "card.md").write_text(
+        CARD.replace("Card payment declined", "Card payment refused"), encoding="utf-8"
+    )
+    await knowledge.reload()
+    served = knowledge.suggester.snapshot
+    assert served.model is fitted  # the edit is served before the fusion is refitted
+    article = knowledge.suggester.article("en/card")
+    assert article is not None
+    assert article.title == "Card payment refused"
+    await knowledge.suggester.settled()
+    assert knowledge.suggester.snapshot.model is not fitted
+    assert knowledge.suggester.snapshot.articles == served.articles
+
+
+class _PrefixedEmbedder(HashingEmbedder):
+    """An asymmetric encoder (like e5 with "query: " / "passage: "): queries differ."""
+
+    def __init__(self) -> None:
+        super().__init__(name="prefixed")
+        self.symmetric = False
+        self.queries_embedded = 0
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> Any:
+        if query:
+            self.queries_embedded += len(texts)
+            texts = [f"query: {t}" for t in texts]
+        return super().embed(texts, query=query)
+
+
+async def test_restart_with_an_asymmetric_encoder_embeds_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    (root / "en").mkdir(parents=True)
+    (root / "en" / "card.md").write_text(CARD, encoding="utf-8")
+    (root / "en" / "profile.md").write_text(PROFILE, encoding="utf-8")
+    cache = InMemoryEmbeddingCache()  # the SQLite cache survives a restart the same way
+    first = _PrefixedEmbedder()
+    await LiveKnowledge.load(root, [first], cache, SuggesterParams())
+    assert first.queries_embedded > 0  # the questions, once, for fitting
+    again = _PrefixedEmbedder()
+    await LiveKnowledge.load(root, [again], cache, SuggesterParams())
+    assert (again.texts_embedded, again.queries_embedded) == (0, 0)

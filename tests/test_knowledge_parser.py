@@ -306,3 +306,21 @@ def test_parse_canned_replies_invalid_yaml_has_a_line() -> None:
     assert replies == []
     assert only(problems).code == "invalid-yaml"
     assert problems[0].line >= 2
+
+
+def test_parse_article_warns_about_an_article_too_long_to_search() -> None:
+    body = "Long manual text about many things. " * 1000
+    article, problems = parse_article(f"---\ntitle: Manual\n---\n{body}", "en/manual.md")
+    assert article is not None  # still served
+    problem = only(problems)
+    assert (problem.severity, problem.code, problem.line) == (Severity.WARNING, "too-long", 4)
+    assert "split it" in problem.message
+
+
+def test_chunks_of_an_over_long_article_cover_only_its_start() -> None:
+    from supportbot.domain.models import MAX_BODY_CHARS, Article
+    from supportbot.retrieval.chunking import article_chunks
+
+    body = "\n\n".join(f"Paragraph {i} about topic number {i} in detail." for i in range(5000))
+    chunks = article_chunks(Article(id="m", title="Manual", body=body))
+    assert sum(len(c.text) for c in chunks) < 2 * MAX_BODY_CHARS

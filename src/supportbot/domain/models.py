@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# Longer article bodies are still served, but only this much of them is searched: a manual
+# pasted in as one article would otherwise match every message a little.
+MAX_BODY_CHARS = 20_000
+
 
 class Lang(enum.StrEnum):
     """The languages supportbot speaks."""

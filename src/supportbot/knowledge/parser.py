@@ -16,7 +16,15 @@ from urllib.parse import unquote
 
 import yaml
 
-from supportbot.domain.models import Article, CannedReply, Lang, Problem, Severity, Step
+from supportbot.domain.models import (
+    MAX_BODY_CHARS,
+    Article,
+    CannedReply,
+    Lang,
+    Problem,
+    Severity,
+    Step,
+)
 from supportbot.domain.text import detect_lang
 
 ALLOWED_KEYS = ("id", "title", "category", "tags", "lang", "questions")
@@ -543,6 +551,19 @@ def parse_article(text: str, rel_path: str) -> tuple[Article | None, list[Proble
                 "empty-body",
                 "the article has no text after the front matter: write the answer users "
                 "should read below the closing ---",
+            )
+        )
+
+    if len(body) > MAX_BODY_CHARS:
+        problems.append(
+            _problem(
+                rel_path,
+                sections.body_start,
+                "too-long",
+                f"the article is {len(body):,} characters long: a chat answer should be "
+                f"short; split it into articles of one question each (only the first "
+                f"{MAX_BODY_CHARS:,} characters are searched)",
+                warning=True,
             )
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from supportbot.domain.models import Article, Chunk, ChunkKind
+from supportbot.domain.models import MAX_BODY_CHARS, Article, Chunk, ChunkKind
 
 MAX_PASSAGE_CHARS = 400
 
@@ -47,7 +47,9 @@ def article_chunks(article: Article) -> list[Chunk]:
         for question in article.questions
         if question.strip()
     )
-    body = plain_text(article.body)
+    # Only the start of an over-long article is searched (`kb check` warns about it):
+    # thousands of passages would let it match every message a little.
+    body = plain_text(article.body[:MAX_BODY_CHARS])
     if article.steps:
         body += "\n\n" + "\n\n".join(plain_text(step.text) for step in article.steps)
     seen = {c.text for c in chunks}

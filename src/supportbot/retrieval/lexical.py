@@ -166,3 +166,20 @@ class FuzzyScorer:
         )
         out[self._rows] = matrix[0] / 100.0
         return out
+
+    def scores_many(self, queries: Sequence[str]) -> npt.NDArray[np.float32]:
+        """`scores` of many messages at once, shape (queries, chunks), on every core."""
+        out = np.zeros((len(queries), self._n), dtype=np.float32)
+        if not self._choices or not queries:
+            return out
+        matrix = process.cdist(
+            list(queries),
+            self._choices,
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            score_cutoff=50,
+            dtype=np.float32,
+            workers=-1,
+        )
+        out[:, self._rows] = matrix / 100.0
+        return out

@@ -8,7 +8,8 @@ import logging
 import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,8 @@ logger = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float64]
 
-MAX_HELD_OUT = 1500
+MAX_HELD_OUT = 1000
+HELD_OUT_BATCH = 32
 # A suggestion list keeps articles whose fused score is within this distance of the best
 # (on the fitted scale where 1.0 separates a typical right article from the best wrong one).
 SUGGEST_SPREAD = 0.45
@@ -64,6 +66,8 @@ class _Dense:
     embedder: Embedder
     vectors: Vectors
     index: VectorIndex
+    # questions and titles embedded as queries (asymmetric encoders only)
+    held_out_queries: Mapping[str, Vectors] | None = None
 
 
 @dataclass(slots=True)
@@ -134,7 +138,8 @@ class HybridSuggester:
         self._tokenizer = Tokenizer()
         self._snapshot: Snapshot | None = None
         self._reload_lock = asyncio.Lock()
-        self.embedded_texts = 0  # how many passages were embedded (not served from cache)
+        self._refit: asyncio.Task[None] | None = None
+        self.embedded_texts = 0  # how many texts were embedded (not served from the cache)
 
     @classmethod
     async def create(
@@ -162,34 +167,99 @@ class HybridSuggester:
     async def reload(
         self, articles: Sequence[Article], canned: Sequence[CannedReply] = ()
     ) -> Snapshot:
-        """Rebuild from these articles, re-embedding only changed text, then swap."""
+        """Rebuild from these articles, re-embedding only changed text, then swap.
+
+        When only a few articles changed, the new index is served at once with the fusion
+        fitted before, and the fusion is refitted in the background and swapped in after:
+        on a large base the fit takes much longer than the index.
+        """
         async with self._reload_lock:
+            if self._refit is not None:
+                self._refit.cancel()  # its snapshot is about to be replaced anyway
+                self._refit = None
             ordered = sorted(articles, key=lambda a: a.id)
             chunks = [c for article in ordered for c in article_chunks(article)]
             vectors = [await self._embed_passages(e, chunks) for e in self._embedders]
-            snapshot = await asyncio.to_thread(self._build, ordered, chunks, vectors, canned)
+            queries = [await self._held_out_queries(e, chunks) for e in self._embedders]
+            previous = self._snapshot
+            changed = _changed(previous.articles, ordered) if previous is not None else None
+            reuse = changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
+            snapshot = await asyncio.to_thread(
+                self._build,
+                ordered,
+                chunks,
+                vectors,
+                canned,
+                queries,
+                previous.model if previous is not None and reuse else None,
+            )
             self._snapshot = snapshot
+            if reuse and changed and ordered:
+                self._refit = asyncio.create_task(self._refit_later(snapshot))
             return snapshot
 
+    async def _refit_later(self, snapshot: Snapshot) -> None:
+        """Fit the fusion of `snapshot` in a thread; swap it in if still served."""
+        try:
+            model = await asyncio.to_thread(self._fit, snapshot)
+        except Exception:
+            logger.exception("Refitting the fusion failed; the previous fit stays in use")
+            return
+        if self._snapshot is snapshot:
+            self._snapshot = replace(snapshot, model=model)
+            logger.info("Fusion refitted after the reload and swapped in")
+
+    async def settled(self) -> None:
+        """Wait until a background refit (after a small reload) is done."""
+        refit = self._refit
+        if refit is not None:
+            with suppress(asyncio.CancelledError):
+                await asyncio.shield(refit)
+
+    def _fit(self, snapshot: Snapshot) -> FusionModel:
+        held = self._held_out(snapshot)
+        return fit_fusion(held, snapshot.signals, fit_weights=self.params.fit_weights)
+
     async def _embed_passages(self, embedder: Embedder, chunks: Sequence[Chunk]) -> Vectors:
-        hashes = [_content_hash(embedder.key, c.text) for c in chunks]
-        cached = await self._cache.get_many(embedder.key, hashes)
+        return await self._embed_cached(embedder, [c.text for c in chunks], query=False)
+
+    async def _embed_cached(
+        self, embedder: Embedder, texts: Sequence[str], *, query: bool
+    ) -> Vectors:
+        """Vectors of `texts`, embedding only those the cache does not hold yet."""
+        key = f"{embedder.key}|query" if query else embedder.key
+        hashes = [_content_hash(key, text) for text in texts]
+        cached = await self._cache.get_many(key, hashes)
         missing = sorted(
-            {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in cached}.items()
+            {h: text for h, text in zip(hashes, texts, strict=True) if h not in cached}.items()
         )
         if missing:
-            texts = [text for _, text in missing]
-            fresh = await asyncio.to_thread(_embed_with_progress, embedder, texts)
-            self.embedded_texts += len(texts)
+            fresh = await asyncio.to_thread(
+                _embed_with_progress, embedder, [text for _, text in missing], query=query
+            )
+            self.embedded_texts += len(missing)
             items = [
                 (h, np.asarray(v, dtype=np.float32).tobytes())
                 for (h, _), v in zip(missing, fresh, strict=True)
             ]
-            await self._cache.put_many(embedder.key, items)
+            await self._cache.put_many(key, items)
             cached.update(items)
-        if not chunks:
+        if not texts:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.vstack([np.frombuffer(cached[h], dtype=np.float32) for h in hashes])
+
+    async def _held_out_queries(
+        self, embedder: Embedder, chunks: Sequence[Chunk]
+    ) -> Mapping[str, Vectors] | None:
+        """Questions and titles embedded as queries, for an asymmetric encoder (query and
+        passage prefixes differ): fitting uses them, and the cache spares re-embedding
+        them at every start and reload. None for a symmetric encoder (the passage vectors
+        serve)."""
+        if getattr(embedder, "symmetric", False):
+            return None
+        texts = sorted({c.text for c in chunks if c.kind is not ChunkKind.BODY})
+        vectors = await self._embed_cached(embedder, texts, query=True)
+        return dict(zip(texts, vectors, strict=True))
 
     def _build(
         self,
@@ -197,14 +267,19 @@ class HybridSuggester:
         chunks: list[Chunk],
         vectors: list[Vectors],
         canned: Sequence[CannedReply],
+        queries: Sequence[Mapping[str, Vectors] | None] = (),
+        model: FusionModel | None = None,
     ) -> Snapshot:
         started = time.perf_counter()
         index_of = {a.id: i for i, a in enumerate(articles)}
         chunk_article = np.asarray([index_of[c.article_id] for c in chunks], dtype=np.int64)
         starts = np.searchsorted(chunk_article, np.arange(len(articles))).astype(np.int64)
+        queries = list(queries) or [None] * len(vectors)
         dense = [
-            _Dense(name, embedder, matrix, FaissVectorIndex(matrix))
-            for name, embedder, matrix in zip(self._names, self._embedders, vectors, strict=True)
+            _Dense(name, embedder, matrix, FaissVectorIndex(matrix), held)
+            for name, embedder, matrix, held in zip(
+                self._names, self._embedders, vectors, queries, strict=True
+            )
         ]
         texts = [c.text for c in chunks]
         bm25 = Bm25Scorer(texts, self._tokenizer) if self.params.lexical and chunks else None
@@ -229,11 +304,10 @@ class HybridSuggester:
             langs=frozenset(a.lang.value for a in articles),
         )
         snapshot.model = FusionModel.default(snapshot.signals)
-        if articles:
-            held = self._held_out(snapshot)
-            snapshot.model = fit_fusion(
-                held, snapshot.signals, fit_weights=self.params.fit_weights
-            )
+        if model is not None and model.signals == tuple(snapshot.signals):
+            snapshot.model = model
+        elif articles:
+            snapshot.model = self._fit(snapshot)
         logger.info(
             "Index built: %d articles, %d chunks, signals %s, in %.2fs",
             len(articles),
@@ -255,6 +329,35 @@ class HybridSuggester:
             if scorer is not None:
                 rows.append(np.max([scorer.scores(v) for v in variants], axis=0))
         return np.vstack(rows).astype(np.float64) if rows else np.zeros((0, len(snap.chunks)))
+
+    def _chunk_scores_many(
+        self, snap: Snapshot, texts: Sequence[str], query_vectors: Sequence[Vectors]
+    ) -> Matrix:
+        """`_chunk_scores` of many messages at once: shape (signals, messages, chunks).
+
+        The same numbers, computed in bulk where it pays: one matrix product per encoder,
+        and the fuzzy scorer on every core (fitting scores every question of the base).
+        """
+        rows: list[npt.NDArray[np.float32]] = [
+            np.asarray(q, dtype=np.float32) @ d.vectors.T
+            for d, q in zip(snap.dense, query_vectors, strict=True)
+        ]
+        variants = [_variants(snap, text) for text in texts]
+        flat = [v for group in variants for v in group]
+        owner = np.repeat(np.arange(len(texts)), [len(group) for group in variants])
+        for scorer in (snap.bm25, snap.char, snap.fuzzy):
+            if scorer is None:
+                continue
+            if isinstance(scorer, FuzzyScorer):
+                each = scorer.scores_many(flat)
+            else:
+                each = np.vstack([scorer.scores(v) for v in flat])
+            best = np.full((len(texts), each.shape[1]), -np.inf, dtype=np.float32)
+            np.maximum.at(best, owner, each)
+            rows.append(best)
+        if not rows:
+            return np.zeros((0, len(texts), len(snap.chunks)))
+        return np.stack(rows).astype(np.float64)
 
     def _per_article(self, snap: Snapshot, chunk_scores: Matrix) -> Matrix:
         """Pool chunk scores per article: shape (signals, articles).
@@ -297,13 +400,15 @@ class HybridSuggester:
         query_vectors = [
             d.vectors[candidates]
             if getattr(d.embedder, "symmetric", False)
-            else np.asarray(d.embedder.embed(texts, query=True), dtype=np.float32)
+            else _queries_of(d, texts)
             for d in snap.dense
         ]
-        for q, chunk_row in enumerate(candidates):
-            scores = self._chunk_scores(snap, texts[q], [v[q] for v in query_vectors])
-            scores[:, chunk_row] = -np.inf
-            inscope[:, q, :] = self._per_article(snap, scores)
+        rows = np.asarray(candidates)
+        for start in range(0, len(candidates), HELD_OUT_BATCH):
+            part = slice(start, start + HELD_OUT_BATCH)
+            scores = self._chunk_scores_many(snap, texts[part], [v[part] for v in query_vectors])
+            scores[:, np.arange(scores.shape[1]), rows[part]] = -np.inf
+            inscope[:, part, :] = self._per_article(snap, scores)
         inscope = np.where(np.isfinite(inscope), inscope, -1.0)
         gold = snap.chunk_article[candidates]
         langs = [snap.chunks[i].lang.value for i in candidates]
@@ -525,6 +630,24 @@ class HybridSuggester:
         return snap.chunks[start + best].text[:120]
 
 
+def _queries_of(dense: _Dense, texts: Sequence[str]) -> Vectors:
+    """Held-out questions as query vectors: from the cache-backed map, else embedded now."""
+    held = dense.held_out_queries
+    if held is not None and all(text in held for text in texts):
+        return np.vstack([held[text] for text in texts])
+    return np.asarray(dense.embedder.embed(texts, query=True), dtype=np.float32)
+
+
+# A reload changing at most this share of the articles (or a handful) keeps the previous
+# fusion until the background refit is done.
+SMALL_CHANGE = 0.1
+
+
+def _changed(before: Sequence[Article], after: Sequence[Article]) -> float:
+    """How many articles a reload adds, removes or edits."""
+    return len(set(before) ^ set(after)) / 2
+
+
 def _variants(snap: Snapshot, text: str) -> list[str]:
     """The message, plus its Cyrillic reading when it looks like Russian typed in Latin:
     when the reading has more words the knowledge base knows than the Latin original."""
@@ -541,8 +664,8 @@ def _variants(snap: Snapshot, text: str) -> list[str]:
 PROGRESS_BATCH = 256
 
 
-def _embed_with_progress(embedder: Embedder, texts: list[str]) -> Vectors:
-    """Embed passages in batches, with a progress bar when a person watches a terminal."""
+def _embed_with_progress(embedder: Embedder, texts: list[str], *, query: bool = False) -> Vectors:
+    """Embed texts in batches, with a progress bar when a person watches a terminal."""
     show = len(texts) > PROGRESS_BATCH and sys.stderr.isatty()
     parts = []
     with tqdm(
@@ -550,7 +673,7 @@ def _embed_with_progress(embedder: Embedder, texts: list[str]) -> Vectors:
     ) as bar:
         for start in range(0, len(texts), PROGRESS_BATCH):
             batch = texts[start : start + PROGRESS_BATCH]
-            parts.append(np.asarray(embedder.embed(batch, query=False), dtype=np.float32))
+            parts.append(np.asarray(embedder.embed(batch, query=query), dtype=np.float32))
             bar.update(len(batch))
     return np.vstack(parts)
 

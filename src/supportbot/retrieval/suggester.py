@@ -51,8 +51,8 @@ BEST_WEIGHT = 0.6
 class SuggesterParams:
     """The decision knobs (from config; A/B experiments override them per call)."""
 
-    answer_threshold: float = 0.60
-    suggest_threshold: float = 0.20
+    answer_threshold: float = 0.85
+    suggest_threshold: float = 0.40
     max_suggestions: int = 3
     top_k: int = 40
     lexical: bool = True

@@ -493,31 +493,40 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
         app = await build_bot_app(
             settings, suggester=live.suggester, db=db, events=SqliteEventLog(db)
         )
-        me = await app.bot.get_me()
-        logger.info(
-            "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s; %s",
-            me.username,
-            me.id,
-            live.root,
-            len(live.kb.articles),
-            settings.telegram.mode,
-            f"staff group {settings.desk.staff_chat_id}"
-            if app.desk is not None
-            else "no staff group (desk.staff_chat_id): users are told no operator is available",
-        )
-        await register_commands(app.bot, app.texts)
-        async with asyncio.TaskGroup() as tasks:
-            if settings.knowledge_base.watch:
-                tasks.create_task(
-                    live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)
-                )
-            try:
-                await serve_bot_app(settings, app, stop)
-            finally:
-                stop.set()  # the watcher stops with the bot
+        try:
+            await _start_and_serve(settings, app, live, stop)
+        finally:
+            await app.bot.session.close()  # also when the start fails (closing twice is fine)
     finally:
         await db.close()
     logger.info("Stopped cleanly")
+
+
+async def _start_and_serve(
+    settings: Settings, app: BotApp, live: LiveKnowledge, stop: asyncio.Event
+) -> None:
+    me = await app.bot.get_me()
+    logger.info(
+        "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s; %s",
+        me.username,
+        me.id,
+        live.root,
+        len(live.kb.articles),
+        settings.telegram.mode,
+        f"staff group {settings.desk.staff_chat_id}"
+        if app.desk is not None
+        else "no staff group (desk.staff_chat_id): users are told no operator can answer",
+    )
+    await register_commands(app.bot, app.texts)
+    async with asyncio.TaskGroup() as tasks:
+        if settings.knowledge_base.watch:
+            tasks.create_task(
+                live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)
+            )
+        try:
+            await serve_bot_app(settings, app, stop)
+        finally:
+            stop.set()  # the watcher stops with the bot
 
 
 async def _serve(

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from supportbot.domain.errors import SupportBotError
 
@@ -22,22 +23,85 @@ COMMANDS: dict[str, str] = {
     "demo-data": "demo_data",
 }
 
+# Libraries that log every SQL statement, HTTP request or font lookup at DEBUG: `-v` is for
+# supportbot's own reasoning, so these stay at WARNING unless named with `--debug NAME`.
+NOISY_LOGGERS = (
+    "aiogram.event",
+    "aiosqlite",
+    "asyncio",
+    "bm25s",
+    "faiss",
+    "filelock",
+    "fsspec",
+    "httpcore",
+    "httpx",
+    "huggingface_hub",
+    "matplotlib",
+    "PIL",
+    "sentence_transformers",
+    "torch",
+    "transformers",
+    "urllib3",
+    "watchfiles",
+)
+
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> None:
+    """`--config`, `-v` and `--debug`, on the main parser and again on every subcommand.
+
+    On a subcommand they default to SUPPRESS: an option given before the subcommand is not
+    overwritten by the subcommand's default, and one given after it wins.
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if subcommand else value
+
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default(None),
+        help="TOML config file (default: ./config.toml when present)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log at DEBUG level (third-party libraries stay at WARNING: see --debug)",
+    )
+    parser.add_argument(
+        "--debug",
+        # Kept apart from the main parser's list, so names given on both sides add up.
+        dest="debug_after" if subcommand else "debug",
+        action="append",
+        default=default([]),
+        metavar="LOGGER",
+        help="log LOGGER (e.g. aiosqlite, aiogram, httpx) at DEBUG; repeatable",
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose subcommands, at any depth, take the global options too.
+
+    argparse builds a subcommand's parser with the class of its parent, so this covers
+    `kb check` as well as `ask`: `supportbot kb check --config f.toml` works like
+    `supportbot --config f.toml kb check`, as the README promises.
+    """
+
+    def __init__(self, *args: Any, main: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, subcommand=not main)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="supportbot",
         description="Telegram support bot with a dynamic FAQ suggester.",
+        main=True,
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML config file (default: ./config.toml when present)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         try:
@@ -50,25 +114,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configured_level(config: Path | None) -> int:
+    """`log_level` from the config; INFO when the config cannot be read.
+
+    A command that needs the config reports what is wrong with it itself; one that does
+    not (`kb preview --root`) should not fail over a log level.
+    """
+    from supportbot.config import load_settings
+
+    try:
+        return logging.getLevelNamesMapping()[load_settings(config).log_level]
+    except SupportBotError:
+        return logging.INFO
+
+
+def configure_logging(level: int, debug: Sequence[str] = ()) -> None:
+    """Log to stderr at `level`; noisy libraries at WARNING or above, `debug` ones at DEBUG."""
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Set apart from basicConfig, which changes nothing when handlers are already there
+    # (a program embedding supportbot, or pytest).
+    logging.getLogger().setLevel(level)
+    # A logger's own level decides what it passes on (its parents' levels are not
+    # consulted), so a quieted library must never be set below the configured level.
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+    for name in debug:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        logging.DEBUG if args.verbose else _configured_level(args.config),
+        [*args.debug, *getattr(args, "debug_after", [])],
     )
-    for noisy in (
-        "httpx",
-        "sentence_transformers",
-        "transformers",
-        "faiss",
-        "watchfiles",
-        "bm25s",
-        "aiogram.event",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args)

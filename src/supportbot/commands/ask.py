@@ -64,7 +64,9 @@ async def _ask(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handle `supportbot ask`."""
-    if not args.verbose:
+    level = logging.getLogger().getEffectiveLevel()
+    if level > logging.DEBUG:
         # Every decision is logged for threshold tuning; here the report already shows them.
-        logging.getLogger("supportbot.retrieval").setLevel(logging.WARNING)
+        # Never below the configured level: that would let through what it silences.
+        logging.getLogger("supportbot.retrieval").setLevel(max(logging.WARNING, level))
     return asyncio.run(_ask(args))

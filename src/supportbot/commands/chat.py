@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from supportbot.app import build_conversation, build_knowledge, open_database
+from supportbot.app import LiveKnowledge, build_conversation, build_knowledge, open_database
 from supportbot.config import load_settings
 from supportbot.conversation.engine import Conversation
 from supportbot.conversation.handoff import RecordingHandoff
@@ -27,6 +27,8 @@ from supportbot.storage.events import SqliteEventLog
 from supportbot.telegram.callbacks import ButtonData
 from supportbot.telegram.render import Renderer
 from supportbot.telegram.texts import Texts
+
+logger = logging.getLogger(__name__)
 
 TERMINAL_USER_ID = 1
 _TAG = re.compile(r"<(/?)(b|strong)>|<[^>]+>")
@@ -104,29 +106,58 @@ async def _chat(args: argparse.Namespace) -> int:
         )
         user = UserInfo(TERMINAL_USER_ID, first_name=args.name, language_code=lang.value)
         screen = TerminalChat(Renderer(Texts.load()), color=sys.stdout.isatty())
-        screen.show(await conversation.start(user), args.name)
-        if interactive:
-            print("(type a question; a number presses a button; /lang ru|en, /operator, /quit)\n")
-        while True:
+        stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tasks:
+            # An article saved while chatting is served from the next message on, as in
+            # the bot: editors try their changes here.
+            if settings.knowledge_base.watch:
+                tasks.create_task(_watch(live, settings.knowledge_base.debounce_ms, stop))
             try:
-                line = (await asyncio.to_thread(input, "you> " if interactive else "")).strip()
-            except EOFError:
-                break
-            if not line:
-                continue
-            if line in {"/quit", "/exit", "/q"}:
-                break
-            if not interactive:
-                print(f"you> {line}")
-            try:
-                reply = await _dispatch(conversation, user, line, screen)
-            except SupportBotError as exc:
-                print(exc.user_message, end="\n\n")
-                continue
-            screen.show(reply, args.name)
+                await _converse(conversation, user, screen, args.name, interactive=interactive)
+            finally:
+                stop.set()
     finally:
         await db.close()
     return 0
+
+
+async def _watch(live: LiveKnowledge, debounce_ms: int, stop: asyncio.Event) -> None:
+    try:
+        await live.watch(debounce_ms=debounce_ms, stop_event=stop)
+    except OSError as exc:
+        # Out of inotify watches, say: the chat is still useful without reloads.
+        logger.warning("Cannot watch %s for changes (%s): restart to see edits", live.root, exc)
+
+
+async def _converse(
+    conversation: Conversation,
+    user: UserInfo,
+    screen: TerminalChat,
+    name: str,
+    *,
+    interactive: bool,
+) -> None:
+    """Read lines until end of input or /quit; show each reply."""
+    screen.show(await conversation.start(user), name)
+    if interactive:
+        print("(type a question; a number presses a button; /lang ru|en, /operator, /quit)\n")
+    while True:
+        try:
+            line = (await asyncio.to_thread(input, "you> " if interactive else "")).strip()
+        except EOFError:
+            return
+        if not line:
+            continue
+        if line in {"/quit", "/exit", "/q"}:
+            return
+        if not interactive:
+            print(f"you> {line}")
+        try:
+            reply = await _dispatch(conversation, user, line, screen)
+        except SupportBotError as exc:
+            print(exc.user_message, end="\n\n")
+            continue
+        screen.show(reply, name)
 
 
 async def _dispatch(
@@ -149,6 +180,8 @@ async def _dispatch(
 
 def run(args: argparse.Namespace) -> int:
     """Handle `supportbot chat`."""
-    if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > logging.DEBUG:
+        # INFO lines would interleave with the conversation; -v or log_level DEBUG shows all.
+        root.setLevel(max(logging.WARNING, root.getEffectiveLevel()))
     return asyncio.run(_chat(args))

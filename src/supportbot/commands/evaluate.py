@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import sys
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,10 @@ METRIC_KEYS = (
     "mrr",
     "handoff_precision",
     "handoff_recall",
+    "answer_precision",
     "auroc",
 )
+"""The metrics `--min` can set a floor for: each a share from 0 to 1."""
 
 
 def register(subparsers: Any, name: str) -> None:
@@ -48,7 +52,8 @@ def register(subparsers: Any, name: str) -> None:
         action="append",
         default=[],
         metavar="METRIC=VALUE",
-        help="fail (exit 1) when a metric is below VALUE, e.g. --min recall_at_1=0.8",
+        help="fail (exit 1) when a metric is below VALUE (0..1), e.g. --min recall_at_1=0.8; "
+        f"METRIC is one of {', '.join(METRIC_KEYS)}",
     )
     parser.set_defaults(handler=run)
 
@@ -62,35 +67,87 @@ class Query:
     line: int
 
 
-def read_queries(path: Path, known_ids: set[str]) -> list[Query]:
-    """Parse and validate a JSONL evaluation file."""
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    kinds = {list: "an array", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _parse_line(raw: str, where: str) -> tuple[str, str | None]:
+    try:
+        item = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise EvalDataError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(item, dict):
+        raise EvalDataError(
+            f'{where}: expected an object {{"text": "...", "expected": "<article id>" or null}}, '
+            f"found {_json_kind(item)}"
+        )
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise EvalDataError(f'{where}: "text" must be a non-empty string')
+    if "expected" not in item:
+        # A misspelt key would otherwise turn the line into an out-of-scope message.
+        raise EvalDataError(
+            f'{where}: "expected" is missing: give an article id, or null for a message no '
+            "article answers"
+        )
+    expected = item["expected"]
+    if expected is not None and not isinstance(expected, str):
+        raise EvalDataError(f'{where}: "expected" must be an article id (a string) or null')
+    return text, expected
+
+
+def read_queries(path: Path, known_ids: Collection[str] | None = None) -> list[Query]:
+    """Parse and validate a JSONL evaluation file.
+
+    Args:
+        path: one JSON object per line; blank lines are skipped; a UTF-8 BOM is allowed.
+        known_ids: the article ids `expected` may name; None skips that check (see
+            `check_expected`), so a malformed file fails before the models load.
+
+    Raises:
+        EvalDataError: the file is missing or unreadable, or a line is malformed; the
+            message names the file and line.
+    """
     if not path.is_file():
         raise EvalDataError(f"Queries file not found: {path}")
+    try:
+        # utf-8-sig: editors on Windows save JSONL with a byte-order mark.
+        content = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise EvalDataError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EvalDataError(
+            f"{path}: not UTF-8 (byte {exc.start}): save the file as UTF-8"
+        ) from None
     queries: list[Query] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise EvalDataError(f'{path}:{number}: expected {{"text": "...", "expected": ...}}')
-        expected = item.get("expected")
-        if expected is not None and not isinstance(expected, str):
-            raise EvalDataError(f"{path}:{number}: expected must be an article id or null")
-        if expected is not None and expected not in known_ids:
-            raise EvalDataError(
-                f"{path}:{number}: expected article {expected!r} is not in the knowledge base"
-            )
-        queries.append(Query(item["text"], expected, number))
+    # Only "\n" ends a JSONL line: str.splitlines would also split at U+2028 and other
+    # separators that JSON allows inside a string.
+    for number, raw in enumerate(content.split("\n"), 1):
+        if raw.strip():
+            text, expected = _parse_line(raw, f"{path}:{number}")
+            queries.append(Query(text, expected, number))
     if not queries:
         raise EvalDataError(f"{path}: no queries")
+    if known_ids is not None:
+        check_expected(queries, known_ids, path)
     return queries
 
 
-def _rate(numerator: float, denominator: float) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
+def check_expected(queries: Sequence[Query], known_ids: Collection[str], path: Path) -> None:
+    """Every `expected` id must be an article of the knowledge base."""
+    for query in queries:
+        if query.expected is not None and query.expected not in known_ids:
+            raise EvalDataError(
+                f"{path}:{query.line}: expected article {query.expected!r} is not in the "
+                "knowledge base"
+            )
+
+
+def _rate(numerator: float, denominator: float, digits: int = 4) -> float | None:
+    return round(numerator / denominator, digits) if denominator else None
 
 
 def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str, Any]:
@@ -143,8 +200,14 @@ def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str
     }
 
 
-def threshold_table(queries: list[Query], decisions: list[Decision]) -> list[dict[str, float]]:
-    """What each confidence threshold would do: answered share, their precision, handoffs."""
+def threshold_table(
+    queries: list[Query], decisions: list[Decision]
+) -> list[dict[str, float | None]]:
+    """What each confidence threshold would do: answered share, their precision, handoffs.
+
+    A share with nothing to count (no message above the threshold) is None, not NaN:
+    NaN is not JSON.
+    """
     rows = []
     for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         above = [
@@ -157,37 +220,68 @@ def threshold_table(queries: list[Query], decisions: list[Decision]) -> list[dic
             {
                 "threshold": threshold,
                 "share_above": round(len(above) / len(queries), 3),
-                "precision_above": round(correct / len(above), 3) if above else float("nan"),
-                "handoff_precision_below": round(
-                    sum(q.expected is None for q in below) / len(below), 3
-                )
-                if below
-                else float("nan"),
-                "handoff_recall_below": round(
-                    sum(q.expected is None for q in below) / oos_total, 3
-                )
-                if oos_total
-                else float("nan"),
+                "precision_above": _rate(correct, len(above), 3),
+                "handoff_precision_below": _rate(
+                    sum(q.expected is None for q in below), len(below), 3
+                ),
+                "handoff_recall_below": _rate(
+                    sum(q.expected is None for q in below), oos_total, 3
+                ),
             }
         )
     return rows
 
 
-def _check_floors(metrics: dict[str, Any], floors: list[str]) -> list[str]:
-    failures = []
+def parse_floors(floors: Sequence[str]) -> dict[str, float]:
+    """`--min METRIC=VALUE` options as {metric: floor}, checked before anything loads.
+
+    Raises:
+        EvalDataError: an unknown metric, or a value that is not a number from 0 to 1.
+    """
+    parsed: dict[str, float] = {}
     for floor in floors:
-        key, _, value = floor.partition("=")
-        if key not in metrics or not value:
-            raise EvalDataError(f"--min {floor}: use METRIC=VALUE with one of {METRIC_KEYS}")
+        key, sep, value = floor.partition("=")
+        key = key.strip()
+        if not sep or key not in METRIC_KEYS:
+            raise EvalDataError(
+                f"--min {floor}: use METRIC=VALUE with METRIC one of {', '.join(METRIC_KEYS)}"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not 0.0 <= number <= 1.0:  # NaN fails this too
+            raise EvalDataError(f"--min {floor}: VALUE must be a number from 0 to 1")
+        parsed[key] = number
+    return parsed
+
+
+def _check_floors(metrics: dict[str, Any], floors: dict[str, float]) -> list[str]:
+    failures = []
+    for key, floor in floors.items():
         actual = metrics[key]
-        if actual is None or actual < float(value):
-            failures.append(f"{key} = {actual} is below the floor {value}")
+        if actual is None or actual < floor:
+            failures.append(f"{key} = {actual} is below the floor {floor:g}")
     return failures
 
 
-def _format(metrics: dict[str, Any], table: list[dict[str, float]], weights: Any) -> str:
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, inf) turned into None, as JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _format(metrics: dict[str, Any], table: list[dict[str, float | None]], weights: Any) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
+
+    def cell(value: float | None, width: int) -> str:
+        return pct(value).ljust(width)
 
     lines = [
         f"queries: {metrics['n']} ({metrics['n_in_scope']} in scope, "
@@ -204,9 +298,9 @@ def _format(metrics: dict[str, Any], table: list[dict[str, float]], weights: Any
     ]
     for row in table:
         lines.append(
-            f"  {row['threshold']:.1f}               | {row['share_above']:.3f}       | "
-            f"{row['precision_above']:.3f}           | {row['handoff_precision_below']:.3f} / "
-            f"{row['handoff_recall_below']:.3f}"
+            f"  {row['threshold']:.1f}               | {cell(row['share_above'], 11)} | "
+            f"{cell(row['precision_above'], 15)} | {pct(row['handoff_precision_below'])} / "
+            f"{pct(row['handoff_recall_below'])}"
         )
     lines.append("")
     lines.append(f"fusion weights: {json.dumps(weights)}")
@@ -221,15 +315,17 @@ def evaluate(suggester: HybridSuggester, queries: list[Query]) -> list[Decision]
     ]
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, floors: dict[str, float]) -> int:
     settings = load_settings(args.config)
+    # The file is read before the models load: a broken line is reported in a moment.
+    queries = read_queries(args.queries)
     db = await open_database(settings)
     try:
         live = await build_knowledge(settings, kb_dir=args.kb, db=db)
     finally:
         await db.close()
     suggester = live.suggester
-    queries = read_queries(args.queries, set(live.kb.articles))
+    check_expected(queries, live.kb.articles.keys(), args.queries)
     decisions = await asyncio.to_thread(evaluate, suggester, queries)
     metrics = compute_metrics(queries, decisions)
     table = threshold_table(queries, decisions)
@@ -237,9 +333,10 @@ async def _run(args: argparse.Namespace) -> int:
         k: {n: round(w, 2) for n, w in v.items()}
         for k, v in weights_table(suggester.snapshot.model).items()
     }
-    failures = _check_floors(metrics, args.min)
+    failures = _check_floors(metrics, floors)
     if args.json:
-        print(json.dumps({**metrics, "thresholds": table, "weights": weights}, indent=2))
+        report = {**metrics, "thresholds": table, "weights": weights}
+        print(json.dumps(_strict(report), indent=2, allow_nan=False))
     else:
         print(_format(metrics, table, weights))
     for failure in failures:
@@ -249,7 +346,11 @@ async def _run(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Handle `supportbot eval`."""
-    if not args.verbose:
+    # A typo in --min is reported now, not after minutes of evaluation.
+    floors = parse_floors(args.min)
+    level = logging.getLogger().getEffectiveLevel()
+    if level > logging.DEBUG:
         # Every decision is logged for threshold tuning; here the report already shows them.
-        logging.getLogger("supportbot.retrieval").setLevel(logging.WARNING)
-    return asyncio.run(_run(args))
+        # Never below the configured level: that would let through what it silences.
+        logging.getLogger("supportbot.retrieval").setLevel(max(logging.WARNING, level))
+    return asyncio.run(_run(args, floors))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,19 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def _quiet_when_not_a_terminal() -> None:
+    """No "Loading weights" bar from transformers when stderr is a pipe, a file or a journal.
+
+    There nobody watches it, and its carriage returns garble logs and transcripts. The
+    switch is process-wide, like the bar: once off, it stays off.
+    """
+    if sys.stderr is not None and sys.stderr.isatty():
+        return
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model; loaded once, at construction."""
 
@@ -58,6 +72,7 @@ class SentenceTransformerEmbedder:
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
+        _quiet_when_not_a_terminal()
         location = resolve_model(model)
         logger.info("Loading sentence-transformers model %s", model)
         try:

@@ -1,6 +1,7 @@
 """Benchmark the suggester: model time vs a full decision, batching, index sizes, reloads.
 
 Run: HF_HUB_OFFLINE=1 python benchmarks/bench_suggester.py [--kb knowledge_base]
+     [--sizes 1000,10000,100000]
 Prints figures and ratios; nothing here is asserted (speed is measured, not unit-tested).
 """
 
@@ -14,15 +15,19 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from supportbot.app import LiveKnowledge, build_embedders
 from supportbot.config import EncoderSettings
-from supportbot.retrieval.embedders import SentenceTransformerEmbedder
+from supportbot.domain.models import Article
+from supportbot.domain.ports import Embedder
+from supportbot.retrieval.chunking import article_chunks
+from supportbot.retrieval.embedders import HashingEmbedder, SentenceTransformerEmbedder
 from supportbot.retrieval.index import FaissVectorIndex
-from supportbot.retrieval.suggester import SuggesterParams
+from supportbot.retrieval.suggester import HybridSuggester, SuggesterParams
 from supportbot.storage.embedding_cache import InMemoryEmbeddingCache
 
 QUERIES = [
@@ -50,9 +55,37 @@ def _time_per_call(fn: object, items: list[str], repeat: int = 5) -> float:
     return statistics.median(samples) * 1000
 
 
+async def _reload_figure(live: LiveKnowledge, root: Path) -> float:
+    """Seconds from saving an edited article to the bot serving the edit."""
+    target = (await asyncio.to_thread(lambda: sorted(root.rglob("*.md"))))[0]
+    text = await asyncio.to_thread(target.read_text, encoding="utf-8")
+    marker = "zebracorn quantum refund"
+    rel = target.relative_to(root).as_posix()
+    article_id = next(a.id for a in live.kb.articles.values() if a.source == rel)
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(live.watch(debounce_ms=300, stop_event=stop))
+        await asyncio.sleep(1.0)  # let the watcher start
+        started = time.perf_counter()
+        # A new first paragraph (the end of a guide is its steps section).
+        head, sep, body = text.partition("\n---\n")
+        edited = f"{head}{sep}{marker}\n\n{body}"
+        await asyncio.to_thread(target.write_text, edited, encoding="utf-8")
+        try:
+            async with asyncio.timeout(120):
+                while True:
+                    served = live.suggester.article(article_id)
+                    if served is not None and marker in served.body:
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+        return time.perf_counter() - started
+
+
 def _index_figures() -> None:
     rng = np.random.default_rng(0)
-    print("\nFAISS index (384-d, inner product): build and query latency")
+    print("\nFAISS index alone (384-d, inner product): build and query latency")
     for n in (1_000, 10_000, 100_000):
         vectors = rng.standard_normal((n, 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -68,34 +101,51 @@ def _index_figures() -> None:
         print(f"  {n:>7} chunks ({kind}): build {build:7.2f} s   query {query_ms:6.3f} ms")
 
 
-def _article_to_edit(root: Path) -> Path:
-    return sorted(root.rglob("*.md"))[0]
+def _replicas(articles: list[Article], chunks_wanted: int) -> list[Article]:
+    """Copies of the articles under new ids until they make about `chunks_wanted` chunks."""
+    per_round = sum(len(article_chunks(a)) for a in articles)
+    rounds = max(1, round(chunks_wanted / per_round))
+    return [
+        replace(a, id=f"r{i}/{a.id}", title=f"{a.title} ({i})")
+        for i in range(rounds)
+        for a in articles
+    ]
 
 
-async def _reload_figure(live: LiveKnowledge, root: Path) -> float:
-    target = await asyncio.to_thread(_article_to_edit, root)
-    text = await asyncio.to_thread(target.read_text, encoding="utf-8")
-    marker = "zebracorn quantum refund"
-    stop = asyncio.Event()
-    async with asyncio.TaskGroup() as group:
-        group.create_task(live.watch(debounce_ms=300, stop_event=stop))
-        await asyncio.sleep(1.0)  # let the watcher start
+async def _suggester_figures(articles: list[Article], sizes: tuple[int, ...]) -> None:
+    """The whole rebuild (FAISS, BM25, n-grams, fuzzy, the fusion fit) and a decision, at
+    several sizes; the hashing embedder stands in for the models, whose cost is the
+    passages/s printed above."""
+    print("\nWhole suggester (index + lexical + fit; model time excluded): build, decision")
+    for wanted in sizes:
+        copies = _replicas(articles, wanted)
         started = time.perf_counter()
-        edited = text.replace("questions:", f"questions:\n  - {marker}", 1)
-        await asyncio.to_thread(target.write_text, edited, encoding="utf-8")
-        while True:
-            decision = await live.suggester.decide(marker)
-            best = decision.best
-            if best is not None and best.matched.startswith(marker):
-                break
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - started
-        stop.set()
-    return elapsed
+        suggester = await HybridSuggester.create(
+            copies, [HashingEmbedder()], InMemoryEmbeddingCache(), SuggesterParams()
+        )
+        build = time.perf_counter() - started
+        chunks = len(suggester.snapshot.chunks)
+        decide_ms = _time_per_call(suggester.decide_sync, QUERIES, repeat=3)
+        print(
+            f"  {len(copies):>6} articles, {chunks:>7} chunks: build {build:7.1f} s   "
+            f"decision {decide_ms:6.1f} ms"
+        )
 
 
-async def main(kb: Path) -> None:
+def _embedding_throughput(embedders: list[Embedder], texts: list[str]) -> None:
+    print("\nEmbedding passages (batches of 32): what a cold start or a big edit costs")
+    for embedder in embedders:
+        sample = (texts * (1 + 512 // max(1, len(texts))))[:512]
+        started = time.perf_counter()
+        for i in range(0, len(sample), 32):
+            embedder.embed(sample[i : i + 32], query=False)
+        rate = len(sample) / (time.perf_counter() - started)
+        print(f"  {embedder.key}: {rate:7.0f} passages/s")
+
+
+async def main(kb: Path, sizes: tuple[int, ...]) -> None:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     encoders = [
         EncoderSettings(),
         EncoderSettings(backend="use", model="use-multilingual-v3"),
@@ -143,7 +193,9 @@ async def main(kb: Path) -> None:
         f"{batch_qps:6.1f} decisions/s in batches of 32 ({batch_qps / single_qps:.1f}x)"
     )
 
+    _embedding_throughput(embedders, [c.text for c in snap.chunks])
     _index_figures()
+    await _suggester_figures(list(snap.articles), sizes)
 
     elapsed = await _reload_figure(live, root)
     print(f"\nedited article served after {elapsed:.2f} s (watcher debounce 0.3 s)")
@@ -155,4 +207,10 @@ async def main(kb: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kb", type=Path, default=Path("knowledge_base"))
-    asyncio.run(main(parser.parse_args().kb))
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="chunk counts for the whole-suggester build figures (comma-separated)",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.kb, tuple(int(n) for n in args.sizes.split(","))))

@@ -386,6 +386,22 @@ class _Day:
             column = np.full(m, fill, dtype=dtype) if value is None else value
             self.parts[name].append(np.broadcast_to(np.asarray(column, dtype=dtype), (m,)))
 
+    def received(self, conv: I64, at: F64, texts: Sequence[str], langs: Sequence[str]) -> None:
+        """`message_received` events of the users' `texts` (written in `langs`)."""
+        self.add(
+            conv,
+            at,
+            EventKind.MESSAGE_RECEIVED,
+            _objects(
+                [
+                    _json({"lang": lang, "text_len": len(t)})
+                    for lang, t in zip(langs, texts, strict=True)
+                ]
+            ),
+            value=np.array([len(t) for t in texts], dtype=np.float64),
+            label=np.array([self.strings.code(lang) for lang in langs], dtype=np.int32),
+        )
+
     def finish(
         self,
         t0: I64,
@@ -565,7 +581,6 @@ def _day_conversations(
     ru = rng.random(n) < 0.6
     category = rng.choice(len(categories), size=n, p=weights / weights.sum())
     gap = rng.random(n) < 0.1
-    lang_code = np.where(ru, strings.code("ru"), strings.code("en")).astype(np.int32)
     lang_name = np.where(ru, "ru", "en")
     at = np.zeros(n, dtype=np.float64)
     # Conversations handed to a person, and why.
@@ -583,19 +598,7 @@ def _day_conversations(
         options = GAP_THEMES[t][0 if r else 1]
         texts.append(options[p % len(options)] + _PII[k])
     confidence = [round(x, 3) for x in rng.uniform(0.05, 0.28, size=g.size).tolist()]
-    out.add(
-        g,
-        at[g],
-        EventKind.MESSAGE_RECEIVED,
-        _objects(
-            [
-                _json({"lang": lang, "text_len": len(t)})
-                for lang, t in zip(lang_name[g].tolist(), texts, strict=True)
-            ]
-        ),
-        value=np.array([len(t) for t in texts], dtype=np.float64),
-        label=lang_code[g],
-    )
+    out.received(g, at[g], texts, lang_name[g].tolist())
     out.add(
         g,
         at[g] + 1,
@@ -630,19 +633,7 @@ def _day_conversations(
     }
     asked = [questions[(c, r)] for c, r in zip(category[s].tolist(), ru[s].tolist(), strict=True)]
     confidence = [round(x, 3) for x in rng.uniform(0.35, 0.9, size=s.size).tolist()]
-    out.add(
-        s,
-        at[s],
-        EventKind.MESSAGE_RECEIVED,
-        _objects(
-            [
-                _json({"lang": lang, "text_len": len(q)})
-                for lang, q in zip(lang_name[s].tolist(), asked, strict=True)
-            ]
-        ),
-        value=np.array([len(q) for q in asked], dtype=np.float64),
-        label=lang_code[s],
-    )
+    out.received(s, at[s], asked, lang_name[s].tolist())
     text_json = {q: _json(q) for q in set(asked)}
     out.add(
         s,
@@ -971,19 +962,7 @@ def _tickets(
     follow = np.arange(again.size, dtype=np.int64) + t0.size
     text = [_PERSON_AGAIN[0 if r else 1] for r in ru[again].tolist()]
     zero = np.zeros(again.size)
-    out.add(
-        follow,
-        zero,
-        EventKind.MESSAGE_RECEIVED,
-        _objects(
-            [
-                _json({"lang": "ru" if r else "en", "text_len": len(x)})
-                for r, x in zip(ru[again].tolist(), text, strict=True)
-            ]
-        ),
-        value=np.array([len(x) for x in text], dtype=np.float64),
-        label=np.where(ru[again], strings.code("ru"), strings.code("en")).astype(np.int32),
-    )
+    out.received(follow, zero, text, ["ru" if r else "en" for r in ru[again].tolist()])
     out.add(follow, zero + 1, EventKind.BOT_REPLY)
     out.add(
         follow,

@@ -171,3 +171,20 @@ async def test_restart_with_an_asymmetric_encoder_embeds_nothing(tmp_path: Path)
     again = _PrefixedEmbedder()
     await LiveKnowledge.load(root, [again], cache, SuggesterParams())
     assert (again.texts_embedded, again.queries_embedded) == (0, 0)
+
+
+async def test_new_weights_at_the_same_model_path_do_not_mix_with_cached_vectors(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kb"
+    (root / "en").mkdir(parents=True)
+    (root / "en" / "card.md").write_text(CARD, encoding="utf-8")
+    cache = InMemoryEmbeddingCache()
+    old = HashingEmbedder(dim=256)
+    await LiveKnowledge.load(root, [old], cache, SuggesterParams())
+    resized = HashingEmbedder(dim=128)
+    resized.key = old.key  # the same model name, other weights with another size
+    knowledge = await LiveKnowledge.load(root, [resized], cache, SuggesterParams())
+    assert resized.texts_embedded > 0
+    decision = await knowledge.suggester.decide("my card was declined")
+    assert decision.best is not None

@@ -22,6 +22,7 @@ which the second stage never saw, the expected calibration error fell from 0.27 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -177,7 +178,10 @@ def _fit_scales(held: HeldOut, signals: Sequence[str]) -> tuple[list[float], lis
         positive = scores[rows, held.gold]
         wrong = scores.copy()
         wrong[rows, held.gold] = np.nan
-        typical_wrong = np.nanmedian(wrong, axis=1)
+        with warnings.catch_warnings():
+            # A question whose language has a single article has no wrong one: NaN, skipped.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            typical_wrong = np.nanmedian(wrong, axis=1)
         finite = np.isfinite(typical_wrong) & np.isfinite(positive)
         if finite.sum() < 5:
             default = DEFAULT_SCALES.get(name, (0.3, 0.7))

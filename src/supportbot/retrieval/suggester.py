@@ -229,7 +229,11 @@ class HybridSuggester:
         """Vectors of `texts`, embedding only those the cache does not hold yet."""
         key = f"{embedder.key}|query" if query else embedder.key
         hashes = [_content_hash(key, text) for text in texts]
-        cached = await self._cache.get_many(key, hashes)
+        size = embedder.dim * 4  # float32
+        # Vectors of another size were made by other weights at the same model path.
+        cached = {
+            h: v for h, v in (await self._cache.get_many(key, hashes)).items() if len(v) == size
+        }
         missing = sorted(
             {h: text for h, text in zip(hashes, texts, strict=True) if h not in cached}.items()
         )

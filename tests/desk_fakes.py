@@ -42,6 +42,7 @@ class RecordingNotifier:
     lost: set[int] = field(default_factory=set)  # ticket ids whose topic is gone
     blocked: set[int] = field(default_factory=set)
     gate: asyncio.Event | None = None  # when set, cards wait for it (a paced staff group)
+    staff_gate: asyncio.Event | None = None  # likewise notices and card edits
     _next_topic: int = 100
     _next_message: int = 5000
 
@@ -67,10 +68,14 @@ class RecordingNotifier:
         return place
 
     async def update_card(self, ticket: Ticket) -> None:
+        if self.staff_gate is not None:
+            await self.staff_gate.wait()
         self._check(ticket)
         self.sent.append(Sent("update_card", ticket.id, params={"status": ticket.status}))
 
     async def to_staff(self, ticket: Ticket, message: Message) -> None:
+        if self.staff_gate is not None:
+            await self.staff_gate.wait()
         self._check(ticket)
         self.sent.append(Sent("to_staff", ticket.id, None, message.notice, dict(message.params)))
 

@@ -184,16 +184,26 @@ async def test_engine_bare_yes_or_next_is_not_a_question_for_a_person() -> None:
 
 async def test_engine_typed_yes_accepts_the_offer_of_a_person() -> None:
     conversation, handoff, _ = make_conversation()
-    answer = await conversation.handle_text(EN, "my card was declined")
-    key = article_key("en/payments/card-declined")
+    answer = await conversation.handle_text(EN, "notifications stopped")  # one article only
+    key = article_key("en/notifications/missing")
     offer = await conversation.press(EN, Press(Act.NOT_HELPED, answer.conversation, key))
-    if offer.messages[0].say is Say.SUGGEST:  # the next candidates, then nothing else
-        offer = await conversation.handle_text(EN, "qwzx none of these fit")
-    assert any(m.say is Say.NO_MORE_ARTICLES for m in offer.messages) or handoff.requests
-    if not handoff.requests:
-        reply = await conversation.handle_text(EN, "yes please")
-        assert reply.messages[0].say is Say.HANDOFF
+    assert [m.say for m in offer.messages] == [Say.NO_MORE_ARTICLES]
+    assert handoff.requests == []
+    reply = await conversation.handle_text(EN, "yes")
+    assert reply.messages[0].say is Say.HANDOFF
     assert len(handoff.requests) == 1
+
+
+async def test_engine_yes_long_after_an_offer_is_not_a_request_for_a_person() -> None:
+    clock = ManualClock()
+    conversation, handoff, _ = make_conversation(clock=clock)
+    answer = await conversation.handle_text(EN, "notifications stopped")
+    key = article_key("en/notifications/missing")
+    await conversation.press(EN, Press(Act.NOT_HELPED, answer.conversation, key))
+    clock.advance(2 * 24 * 3600)  # the conversation is closed as abandoned meanwhile
+    reply = await conversation.handle_text(EN, "ok")
+    assert [m.say for m in reply.messages] == [Say.CLARIFY]
+    assert handoff.requests == []
 
 
 async def test_engine_a_repeat_after_a_solved_conversation_is_answered_again() -> None:

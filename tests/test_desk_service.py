@@ -519,3 +519,69 @@ async def test_desk_slow_staff_group_gets_one_card_per_ticket_and_the_user_a_rep
     assert desk.notifier.of("copy_to_staff")
     # Nobody was told a queue place twice (the handoff reply told them).
     assert desk.notifier.to_users(Notice.QUEUE_POSITION) == []
+
+
+async def test_desk_slow_staff_group_does_not_hold_up_users_or_operators() -> None:
+    from desk_fakes import RecordingNotifier
+
+    notifier = RecordingNotifier(staff_gate=asyncio.Event())
+    desk = await make_desk(make_articles(), notifier=notifier, params=_auto(card_wait_s=0.05))
+    await desk.service.set_online(77, "Olga", True)
+    status = await asyncio.wait_for(desk.service.hand_off(request(1)), 1)
+    assert status.state is HandoffState.ASSIGNED
+    assert notifier.to_users(Notice.ASSIGNED) == []  # the handoff reply tells them
+    await asyncio.wait_for(desk.service.close(1, 77, "Olga", category="other"), 1)
+    assert notifier.to_users(Notice.CLOSED_ASK_FCR)  # the user is told at once
+    assert notifier.of("to_staff") == []  # the staff group's notices still wait...
+    notifier.staff_gate.set()  # type: ignore[union-attr]
+    await desk.service.drain()
+    staff = [s.notice for s in notifier.of("to_staff")]
+    assert staff == [Notice.STAFF_TAKEN, Notice.STAFF_CLOSED]  # ...and go out in order
+
+
+async def test_desk_transfer_of_a_queued_ticket_assigns_it_and_tells_the_user(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.set_online(78, "Pavel", False)
+    await desk.service.transfer(1, 77, "Olga", 78)
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert (ticket.status, ticket.operator_id) == (TicketStatus.ASSIGNED, 78)
+    assert desk.notifier.to_users(Notice.ASSIGNED)
+
+
+async def test_desk_back_to_the_queue_restarts_the_wait(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    desk.clock.advance(600)
+    await desk.service.transfer(1, 77, "Olga", None)
+    desk.clock.advance(30)
+    await desk.service.take(1, 77, "Olga")
+    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    assert taken[-1].data["wait_s"] == 30.0
+    with pytest.raises(DeskRefusal):
+        await desk.service.transfer(1, 77, "Olga", 77)  # to the one who has it
+
+
+async def test_desk_second_tap_on_fcr_or_rating_is_refused(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    await desk.service.close(1, 77, "Olga", category="other")
+    await desk.service.answer_fcr(1, 1, True)
+    with pytest.raises(DeskRefusal):
+        await desk.service.answer_fcr(1, 1, False)
+    await desk.service.rate(1, 1, 5)
+    with pytest.raises(DeskRefusal):
+        await desk.service.rate(1, 1, 1)
+    with pytest.raises(DeskRefusal):
+        await desk.service.rate(1, 1, 9)
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert (ticket.solved, ticket.rating) == (True, 5)
+
+
+async def test_desk_close_command_asks_whether_it_was_solved(desk: Desk) -> None:
+    await desk.service.hand_off(request(1))
+    await desk.service.take(1, 77, "Olga")
+    assert await desk.service.close_by_user(1, solved=None)
+    assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)
+    assert EventKind.FCR not in _kinds(desk)

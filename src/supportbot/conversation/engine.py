@@ -294,7 +294,10 @@ class Conversation:
                 return
             self._close(turn, "handoff")
         phase = turn.state.phase
-        if intent is Intent.PERSON or (intent is Intent.YES and person_offered):
+        # A typed "yes" accepts a person offered by the last reply (not mid-guide, where
+        # "ok" means "next step").
+        accepts = intent is Intent.YES and person_offered and phase is Phase.OPEN
+        if intent is Intent.PERSON or accepts:
             self._note(turn, Author.USER, text)
             await self._person(turn)
             return
@@ -776,6 +779,7 @@ class Conversation:
         turn.state = replace(
             turn.state,
             phase=Phase.IDLE,
+            person_offered=False,
             shown=(),
             rejected=(),
             offered=(),

@@ -136,6 +136,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _for_staff(effect: Effect) -> Effect:
+    """Mark an effect as one for the staff group (it may wait for a paced group)."""
+    effect.for_staff = True  # type: ignore[attr-defined]
+    return effect
+
+
+async def _attempt(effect: Effect) -> None:
+    try:
+        await effect()
+    except StaffUnavailableError as error:
+        logger.warning("staff group unreachable: %s", error)
+    except Exception:
+        logger.exception("desk effect failed")
+
+
 def fill_placeholders(text: str, *, name: str, operator: str) -> str:
     """A canned reply with {name} and {operator} filled in (other braces stay as written)."""
     return text.replace("{name}", name).replace("{operator}", operator)
@@ -179,6 +194,10 @@ class DeskService:
         # Cards being posted, by ticket: a paced staff group may take a minute to take one,
         # and nobody must post a second card meanwhile.
         self._card_tasks: dict[int, asyncio.Task[Ticket | None]] = {}
+        # Staff-group effects run in order, each batch after the one before.
+        self._staff_chain: asyncio.Task[None] | None = None
+        self._staff_tasks: set[asyncio.Task[None]] = set()
+        self._handing_off: set[int] = set()  # tickets whose handoff reply is not sent yet
 
     async def start(self) -> None:
         """Load operators, bans and recent handling times from storage."""
@@ -228,8 +247,6 @@ class DeskService:
                 )
                 fresh = True
             if ticket.status is TicketStatus.QUEUED:
-                # The handoff reply tells the user their place: until it is sent, queue
-                # notices of concurrent changes must not tell them first.
                 told = await self._status_of(ticket, now)
                 ticket = replace(
                     ticket,
@@ -237,6 +254,22 @@ class DeskService:
                     notified_wait_s=told.wait_estimate_s,
                 )
                 await self._tickets.save(ticket)
+            # The handoff reply tells the user their place: until it is sent, queue notices
+            # of concurrent changes must not tell them first.
+            self._handing_off.add(ticket.id)
+        try:
+            return await self._finish_hand_off(ticket, fresh, now, effects, events)
+        finally:
+            self._handing_off.discard(ticket.id)
+
+    async def _finish_hand_off(
+        self,
+        ticket: Ticket,
+        fresh: bool,
+        now: datetime,
+        effects: list[Effect],
+        events: list[Event],
+    ) -> HandoffStatus:
         if fresh:
             # The user's reply does not wait long for a paced staff group: the card goes on
             # being posted, and whoever needs it next waits for that same posting.
@@ -314,15 +347,20 @@ class DeskService:
         await self._assist(ticket_id, text)
         return True
 
-    async def close_by_user(self, user_id: int) -> bool:
-        """ "My problem is solved" or /close: the user closes their ticket; False if none."""
-        return await self._close_by_user(user_id, solved_by_bot=False, ask_rating=True)
+    async def close_by_user(self, user_id: int, *, solved: bool | None = True) -> bool:
+        """The user closes their ticket: "My problem is solved" (`solved`), or /close, where
+        the desk asks whether it was (`solved=None`); then the rating. False if none open."""
+        return await self._close_by_user(
+            user_id, solved_by_bot=False, ask_rating=True, solved=solved
+        )
 
     async def answer_fcr(self, ticket_id: int, user_id: int, solved: bool) -> None:
         """The user's answer to "Was your problem solved?"; then the rating is asked."""
         now = self._clock()
         async with self._lock:
             ticket = await self._closed_ticket_of(ticket_id, user_id)
+            if ticket.solved is not None:
+                raise self._refuse("changed")  # answered already (a second tap)
             ticket = replace(ticket, solved=solved)
             await self._tickets.save(ticket)
         await self._record(
@@ -333,10 +371,12 @@ class DeskService:
     async def rate(self, ticket_id: int, user_id: int, score: int) -> None:
         """A 1-5 rating; the user may add a comment in their next message."""
         if not 1 <= score <= 5:
-            raise ValueError(f"rating out of range: {score}")
+            raise self._refuse("unknown_item")  # a forged button
         now = self._clock()
         async with self._lock:
             ticket = await self._closed_ticket_of(ticket_id, user_id)
+            if ticket.rating is not None:
+                raise self._refuse("changed")  # rated already (a second tap)
             ticket = replace(ticket, rating=score)
             await self._tickets.save(ticket)
             self._awaiting_comment[user_id] = (ticket_id, now + self.params.comment_window)
@@ -512,7 +552,10 @@ class DeskService:
     async def transfer(
         self, ticket_id: int, operator_id: int, operator_name: str, target_id: int | None
     ) -> Ticket:
-        """Hand the ticket to another operator, or back to the queue (`target_id` None)."""
+        """Hand the ticket to another operator, or back to the queue (`target_id` None).
+
+        A queued ticket given to someone is taken by them (the user is told, as on "Take").
+        """
         now = self._clock()
         effects: list[Effect] = []
         events: list[Event] = []
@@ -520,31 +563,78 @@ class DeskService:
             by = await self._operator(operator_id, operator_name)
             ticket = await self._open_ticket(ticket_id)
             if target_id is None:
-                moved = replace(ticket, status=TicketStatus.QUEUED, operator_id=None)
-                notice = Message(Notice.STAFF_RETURNED, {"by": by.name})
+                moved = await self._return_to_queue(ticket, by, now, effects, events)
             else:
-                target = self._operators.get(target_id)
-                if target is None:
-                    raise self._refuse("unknown_item")
-                if await self._load_of(target_id) >= self.params.capacity:
-                    raise self._refuse("target_at_capacity", capacity=self.params.capacity)
-                moved = replace(
-                    ticket,
-                    status=TicketStatus.ASSIGNED,
-                    operator_id=target_id,
-                    assigned_at=ticket.assigned_at or now,
-                )
-                notice = Message(Notice.STAFF_TRANSFERRED, {"to": target.name, "by": by.name})
-                events.append(
-                    self._event(EventKind.TAKEN, moved, now, transfer=True, operator=target.name)
-                )
-            if not await self._tickets.save(moved, expect=ticket.status):
-                raise self._refuse("changed")
-            effects += [self._staff_effect(ticket.id, notice), self._card_effect(ticket.id)]
-            if target_id is None:
-                await self._queue_notices(now, effects)
+                moved = await self._hand_to(ticket, by, target_id, now, effects, events)
         await self._record(events)
         await self._run(effects)
+        return moved
+
+    async def _return_to_queue(
+        self,
+        ticket: Ticket,
+        by: Operator,
+        now: datetime,
+        effects: list[Effect],
+        events: list[Event],
+    ) -> Ticket:
+        if ticket.status is TicketStatus.QUEUED:
+            raise self._refuse("not_assigned")
+        # Its wait starts again: the wait of the next take must not include this handling.
+        moved = replace(
+            ticket,
+            status=TicketStatus.QUEUED,
+            operator_id=None,
+            queued_at=now,
+            notified_position=None,
+            notified_wait_s=None,
+        )
+        if not await self._tickets.save(moved, expect=ticket.status):
+            raise self._refuse("changed")
+        events.append(self._event(EventKind.QUEUED, moved, now, returned=True))
+        effects += [
+            self._staff_effect(ticket.id, Message(Notice.STAFF_RETURNED, {"by": by.name})),
+            self._card_effect(ticket.id),
+        ]
+        await self._queue_notices(now, effects)
+        return moved
+
+    async def _hand_to(
+        self,
+        ticket: Ticket,
+        by: Operator,
+        target_id: int,
+        now: datetime,
+        effects: list[Effect],
+        events: list[Event],
+    ) -> Ticket:
+        target = self._operators.get(target_id)
+        if target is None:
+            raise self._refuse("unknown_item")
+        if target_id == ticket.operator_id:
+            raise self._refuse("already_yours" if target_id == by.id else "taken")
+        if await self._load_of(target_id) >= self.params.capacity:
+            raise self._refuse("target_at_capacity", capacity=self.params.capacity)
+        notice = Message(Notice.STAFF_TRANSFERRED, {"to": target.name, "by": by.name})
+        if ticket.status is TicketStatus.QUEUED:
+            assigned = await self._assign(ticket, target, now, effects, events)
+            if assigned is None:
+                raise self._refuse("changed")
+            effects.append(self._staff_effect(ticket.id, notice))
+            await self._queue_notices(now, effects)
+            return assigned
+        moved = replace(
+            ticket,
+            status=TicketStatus.ASSIGNED,
+            operator_id=target_id,
+            assigned_at=ticket.assigned_at or now,
+        )
+        if not await self._tickets.save(moved, expect=ticket.status):
+            raise self._refuse("changed")
+        events.append(
+            self._event(EventKind.TAKEN, moved, now, transfer=True, operator=target.name)
+        )
+        effects += [self._staff_effect(ticket.id, notice), self._card_effect(ticket.id)]
         return moved
 
     def operator_name(self, operator_id: int) -> str | None:
@@ -694,10 +784,13 @@ class DeskService:
         assign queued tickets once working hours begin, refresh queue notices."""
         now = self._clock()
         for ticket in await self._tickets.open_tickets():
-            if ticket.card_message_id is None and await self._ensure_card(ticket.id) is None:
-                break  # the staff group is still unreachable
-            if ticket.pending_copies:
-                await self._flush_pending(ticket.id)
+            try:
+                if ticket.card_message_id is None and await self._ensure_card(ticket.id) is None:
+                    break  # the staff group is still unreachable
+                if ticket.pending_copies:
+                    await self._flush_pending(ticket.id)
+            except Exception:  # one ticket's trouble must not stop the others' retries
+                logger.exception("ticket %d: periodic retry failed", ticket.id)
         effects: list[Effect] = []
         events: list[Event] = []
         async with self._lock:
@@ -856,7 +949,14 @@ class DeskService:
         ]
         return closed
 
-    async def _close_by_user(self, user_id: int, *, solved_by_bot: bool, ask_rating: bool) -> bool:
+    async def _close_by_user(
+        self,
+        user_id: int,
+        *,
+        solved_by_bot: bool,
+        ask_rating: bool,
+        solved: bool | None = True,
+    ) -> bool:
         now = self._clock()
         effects: list[Effect] = []
         events: list[Event] = []
@@ -875,11 +975,18 @@ class DeskService:
                 events,
                 solved_by_bot=solved_by_bot,
             )
-            if ask_rating and was_assigned:
-                closed = replace(closed, solved=True)
+            if ask_rating and was_assigned and solved is None:
+                events.append(self._event(EventKind.RATING_REQUESTED, closed, now))
+                effects.append(
+                    self._user_effect(closed, Notice.CLOSED_ASK_FCR, ticket_id=closed.id)
+                )
+            elif ask_rating and was_assigned:
+                closed = replace(closed, solved=solved)
                 await self._tickets.save(closed)
                 events += [
-                    self._event(EventKind.FCR, closed, now, solved=True, reopened=closed.reopened),
+                    self._event(
+                        EventKind.FCR, closed, now, solved=solved, reopened=closed.reopened
+                    ),
                     self._event(EventKind.RATING_REQUESTED, closed, now),
                 ]
                 effects.append(self._user_effect(closed, Notice.ASK_RATING, ticket_id=closed.id))
@@ -931,7 +1038,9 @@ class DeskService:
         queued = [t for t in await self._tickets.open_tickets() if t.status is TicketStatus.QUEUED]
         for position, ticket in enumerate(queued, 1):
             wait = self._estimate(position)
-            if ticket.id == skip or not self._noticeable(ticket, position, wait):
+            if ticket.id == skip or ticket.id in self._handing_off:
+                continue
+            if not self._noticeable(ticket, position, wait):
                 continue
             updated = replace(ticket, notified_position=position, notified_wait_s=wait)
             await self._tickets.save(updated)
@@ -1135,9 +1244,10 @@ class DeskService:
         return await asyncio.shield(self._card_tasks[ticket_id])
 
     async def drain(self) -> None:
-        """Wait for cards still being posted (before a shutdown)."""
-        while self._card_tasks:
-            await asyncio.gather(*list(self._card_tasks.values()), return_exceptions=True)
+        """Wait for cards and staff-group notices still being sent (before a shutdown)."""
+        while self._card_tasks or self._staff_tasks:
+            pending = [*self._card_tasks.values(), *self._staff_tasks]
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _post_card(self, ticket: Ticket) -> Ticket | None:
         """Create the ticket's topic and card; None when the staff group is unreachable."""
@@ -1182,12 +1292,16 @@ class DeskService:
             copies = await self._with_place(
                 ticket_id, lambda t: self._notifier.copy_to_staff(t, message_ids)
             )
-        except StaffUnavailableError as error:
+        except (StaffUnavailableError, TopicLostError) as error:
             logger.warning("ticket %d: user message(s) kept for later: %s", ticket_id, error)
             async with self._lock:
                 ticket = await self._must_get(ticket_id)
                 pending = tuple(dict.fromkeys([*ticket.pending_copies, *message_ids]))
                 await self._tickets.save(replace(ticket, pending_copies=pending))
+            return False
+        except Exception:
+            # Not a passing outage (the user deleted the message, say): retrying cannot help.
+            logger.exception("ticket %d: user message(s) %s not copied", ticket_id, message_ids)
             return False
         user_id = (await self._must_get(ticket_id)).user_id
         for source, copy in zip(message_ids, copies, strict=False):
@@ -1241,13 +1355,13 @@ class DeskService:
         async def effect() -> None:
             await self._with_place(ticket_id, lambda t: self._notifier.to_staff(t, message))
 
-        return effect
+        return _for_staff(effect)
 
     def _card_effect(self, ticket_id: int) -> Effect:
         async def effect() -> None:
             await self._with_place(ticket_id, self._notifier.update_card)
 
-        return effect
+        return _for_staff(effect)
 
     def _topic_effect(self, ticket_id: int, is_open: bool) -> Effect:
         async def effect() -> None:
@@ -1259,14 +1373,32 @@ class DeskService:
             except TopicLostError:
                 logger.info("ticket %d: topic gone, nothing to %s", ticket_id, is_open)
 
-        return effect
+        return _for_staff(effect)
 
     async def _run(self, effects: Collection[Effect]) -> None:
-        """Send what state changes call for; a failed send is logged, never lost silently."""
+        """Send what state changes call for; a failed send is logged, never lost silently.
+
+        Users are told first. What goes to the staff group follows in order, after what
+        earlier calls queued for it; a paced group may take a minute, so this waits for it
+        only briefly (`card_wait_s`) and lets it finish in the background (`drain` awaits it).
+        """
+        staff = [effect for effect in effects if getattr(effect, "for_staff", False)]
         for effect in effects:
-            try:
-                await effect()
-            except StaffUnavailableError as error:
-                logger.warning("staff group unreachable: %s", error)
-            except Exception:
-                logger.exception("desk effect failed")
+            if effect not in staff:
+                await _attempt(effect)
+        if not staff:
+            return
+        previous = self._staff_chain
+
+        async def in_order() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            for effect in staff:
+                await _attempt(effect)
+
+        chain = asyncio.create_task(in_order())
+        self._staff_chain = chain
+        self._staff_tasks.add(chain)
+        chain.add_done_callback(self._staff_tasks.discard)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(chain), self.params.card_wait_s)

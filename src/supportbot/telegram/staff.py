@@ -13,6 +13,7 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import (
     CallbackQuery,
@@ -192,7 +193,6 @@ def get_staff_router(staff_chat_id: int) -> Router:
         """Take, Close (category pickers), Transfer, and the agent-assist buttons."""
         user = query.from_user
         name = _name(user)
-        staff_desk.remember_operator(user.id, name)
         ticket_id = callback_data.t
         action, value = callback_data.a, callback_data.v
         markup: InlineKeyboardMarkup | None = None
@@ -327,7 +327,7 @@ def get_desk_user_router() -> Router:
     @router.message(Command("close"), HasOpenTicket())
     async def on_close(message: Message, desk: DeskService) -> None:
         """/close: the user closes their ticket (the desk asks for a rating)."""
-        await desk.close_by_user(_sender(message).id)
+        await desk.close_by_user(_sender(message).id, solved=None)
 
     @router.message(F.text, AwaitingComment())
     async def on_comment(message: Message, desk: DeskService) -> None:
@@ -355,9 +355,14 @@ def get_desk_user_router() -> Router:
         user_id = query.from_user.id
         if query.message is not None:
             # The buttons do their job once: remove them before anything else is sent.
-            await staff_desk.bot.edit_message_reply_markup(
-                chat_id=query.message.chat.id, message_id=query.message.message_id
-            )
+            try:
+                await staff_desk.bot.edit_message_reply_markup(
+                    chat_id=query.message.chat.id, message_id=query.message.message_id
+                )
+            except TelegramBadRequest as error:
+                if "not modified" not in str(error).lower():
+                    raise
+                # Removed already by a first tap: the desk refuses the repeat below.
         try:
             if callback_data.a == "s":
                 await desk.close_by_user(user_id)

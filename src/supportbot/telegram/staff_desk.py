@@ -227,12 +227,9 @@ class TelegramStaffDesk:
         self._knowledge = knowledge
         self._forum = forum
         self.outbox = PacedOutbox(per_minute)
-        self._operator_names: dict[int, str] = {}
-        self.names: Callable[[int], str | None] = self._operator_names.get
-
-    def remember_operator(self, operator_id: int, name: str) -> None:
-        """The name to show on cards for an operator (until `names` is bound to the desk)."""
-        self._operator_names[operator_id] = name
+        # Operators' names for the cards: bound to `DeskService.operator_name` once the
+        # service exists (it is built over this notifier).
+        self.names: Callable[[int], str | None] = lambda _operator_id: None
 
     async def is_forum(self) -> bool:
         """Whether the staff group is a forum (asked once, then remembered)."""

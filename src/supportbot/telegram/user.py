@@ -175,7 +175,8 @@ async def _reply(
     relay: MessageRelay,
     parts: Sequence[Message] = (),
 ) -> None:
-    if reply.relay_ticket is not None:
-        await relay.relay_to_operator(parts or [message], reply.relay_ticket)
+    # The user's answer first: relaying waits for the staff group, which may be paced.
     rendered = renderer.render(reply, name=_user(message).first_name)
     await deliver(_bot(message), message.chat.id, rendered)
+    if reply.relay_ticket is not None:
+        await relay.relay_to_operator(parts or [message], reply.relay_ticket)

@@ -585,3 +585,14 @@ async def test_desk_close_command_asks_whether_it_was_solved(desk: Desk) -> None
     assert await desk.service.close_by_user(1, solved=None)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)
     assert EventKind.FCR not in _kinds(desk)
+
+
+def test_canned_for_a_message_needs_its_keywords_not_any_shared_word() -> None:
+    from desk_fakes import CANNED
+    from supportbot.retrieval.canned import RapidfuzzCannedMatcher
+
+    matcher = RapidfuzzCannedMatcher()
+    english = [r for r in CANNED if r.lang is Lang.EN]
+    assert matcher.for_message("my parcel is late, where is it?", english, limit=3) == []
+    found = matcher.for_message("I want my money, a refnd please", english, limit=3)
+    assert [r.id for r in found] == ["refund-en"]

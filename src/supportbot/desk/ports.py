@@ -155,12 +155,18 @@ class StaffNotifier(Protocol):
 
 
 class CannedMatcher(Protocol):
-    """Fuzzy search over canned replies (`/t <words>`)."""
+    """Fuzzy search over canned replies: `/t <words>`, and replies fitting a user's message."""
 
     def search(
         self, query: str, replies: Sequence[CannedReply], *, limit: int
     ) -> list[CannedReply]:
         """The best matching replies, best first; empty when nothing is close enough."""
+        ...
+
+    def for_message(
+        self, message: str, replies: Sequence[CannedReply], *, limit: int
+    ) -> list[CannedReply]:
+        """Replies whose keywords (tags, title words) the message uses; best first."""
         ...
 
 

@@ -736,6 +736,11 @@ class DeskService:
             opens_at=self.hours.opens_at(now),
         )
 
+    def _canned_for(self, message: str, lang: Lang) -> list[CannedReply]:
+        """Canned replies for a user's message (agent assist), in the ticket's language."""
+        own = [r for r in self._knowledge.canned_replies() if r.lang is lang]
+        return self._canned.for_message(message, own, limit=3)
+
     def search_canned(self, words: str, lang: Lang | None = None) -> list[CannedReply]:
         """`/t <words>`: the best matching canned replies, the ticket's language first."""
         replies = list(self._knowledge.canned_replies())
@@ -1322,7 +1327,7 @@ class DeskService:
         ticket = await self._must_get(ticket_id)
         article_ids = self._pending_assist.pop(ticket.user_id, ())
         articles = [a for a in map(self._knowledge.article, article_ids) if a is not None][:3]
-        canned = self.search_canned(text, ticket.lang)[:3] if text else []
+        canned = self._canned_for(text, ticket.lang) if text else []
         if not articles and not canned:
             return
         if articles:

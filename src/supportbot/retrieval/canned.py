@@ -21,9 +21,12 @@ class RapidfuzzCannedMatcher:
     text is searched with `partial_token_set_ratio` at a lower weight, so a title match wins.
     """
 
-    def __init__(self, score_cutoff: float = 60.0, text_cutoff: float = 85.0) -> None:
+    def __init__(
+        self, score_cutoff: float = 60.0, text_cutoff: float = 85.0, keyword_cutoff: float = 85.0
+    ) -> None:
         self._cutoff = score_cutoff
         self._text_cutoff = text_cutoff
+        self._keyword_cutoff = keyword_cutoff
 
     def search(
         self, query: str, replies: Sequence[CannedReply], *, limit: int
@@ -53,3 +56,40 @@ class RapidfuzzCannedMatcher:
             scores[index] = max(scores.get(index, 0.0), score * 0.9)
         ranked = sorted(scores, key=lambda i: (-scores[i], i))
         return [replies[i] for i in ranked[:limit]]
+
+    def for_message(
+        self, message: str, replies: Sequence[CannedReply], *, limit: int
+    ) -> list[CannedReply]:
+        """Replies whose keywords (tags, and title words of 4+ letters) a user's message
+        uses, typos allowed; the most keywords first. A free-text message shares some word
+        with almost any reply text, so texts are not compared here, only keywords."""
+        words = utils.default_process(message).split()
+        if not words or not replies:
+            return []
+        ranked: list[tuple[int, float, int]] = []
+        for index, reply in enumerate(replies):
+            keywords = {
+                k
+                for k in (
+                    *(utils.default_process(tag) for tag in reply.tags),
+                    *(w for w in utils.default_process(reply.title).split() if len(w) >= 4),
+                )
+                if k
+            }
+            hits = [
+                found[1]
+                for keyword in keywords
+                if (
+                    found := process.extractOne(
+                        keyword,
+                        words,
+                        scorer=fuzz.ratio,
+                        processor=utils.default_process,
+                        score_cutoff=self._keyword_cutoff,
+                    )
+                )
+                is not None
+            ]
+            if hits:
+                ranked.append((-len(hits), -max(hits), index))
+        return [replies[index] for _, _, index in sorted(ranked)[:limit]]

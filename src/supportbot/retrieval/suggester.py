@@ -174,9 +174,6 @@ class HybridSuggester:
         on a large base the fit takes much longer than the index.
         """
         async with self._reload_lock:
-            if self._refit is not None:
-                self._refit.cancel()  # its snapshot is about to be replaced anyway
-                self._refit = None
             ordered = sorted(articles, key=lambda a: a.id)
             chunks = [c for article in ordered for c in article_chunks(article)]
             vectors = [await self._embed_passages(e, chunks) for e in self._embedders]
@@ -194,20 +191,26 @@ class HybridSuggester:
                 previous.model if previous is not None and reuse else None,
             )
             self._snapshot = snapshot
-            if reuse and changed and ordered:
-                self._refit = asyncio.create_task(self._refit_later(snapshot))
+            if reuse and changed and ordered and (self._refit is None or self._refit.done()):
+                # One refit at a time (a thread cannot be cancelled): it refits whatever is
+                # served when it finishes, until that is what it fitted.
+                self._refit = asyncio.create_task(self._refit_latest())
             return snapshot
 
-    async def _refit_later(self, snapshot: Snapshot) -> None:
-        """Fit the fusion of `snapshot` in a thread; swap it in if still served."""
-        try:
-            model = await asyncio.to_thread(self._fit, snapshot)
-        except Exception:
-            logger.exception("Refitting the fusion failed; the previous fit stays in use")
-            return
-        if self._snapshot is snapshot:
-            self._snapshot = replace(snapshot, model=model)
-            logger.info("Fusion refitted after the reload and swapped in")
+    async def _refit_latest(self) -> None:
+        """Fit the fusion of the served snapshot in a thread and swap it in; again while the
+        snapshot changed meanwhile (more edits arrived)."""
+        while True:
+            snapshot = self.snapshot
+            try:
+                model = await asyncio.to_thread(self._fit, snapshot)
+            except Exception:
+                logger.exception("Refitting the fusion failed; the previous fit stays in use")
+                return
+            if self._snapshot is snapshot:
+                self._snapshot = replace(snapshot, model=model)
+                logger.info("Fusion refitted after the reload and swapped in")
+                return
 
     async def settled(self) -> None:
         """Wait until a background refit (after a small reload) is done."""

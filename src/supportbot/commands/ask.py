@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from supportbot.app import build_knowledge, open_database
 from supportbot.config import load_settings
 from supportbot.domain.models import Decision
 
@@ -48,6 +47,8 @@ def format_decision(decision: Decision) -> str:
 
 
 async def _ask(args: argparse.Namespace) -> int:
+    from supportbot.app import build_knowledge, open_database  # heavy: only when it runs
+
     settings = load_settings(args.config)
     db = await open_database(settings)
     try:

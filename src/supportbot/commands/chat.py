@@ -13,9 +13,8 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from supportbot.app import LiveKnowledge, build_conversation, build_knowledge, open_database
 from supportbot.config import load_settings
 from supportbot.conversation.engine import Conversation
 from supportbot.conversation.handoff import RecordingHandoff
@@ -24,9 +23,11 @@ from supportbot.domain.errors import SupportBotError
 from supportbot.domain.models import Lang
 from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.events import SqliteEventLog
-from supportbot.telegram.callbacks import ButtonData
-from supportbot.telegram.render import Renderer
-from supportbot.telegram.texts import Texts
+
+if TYPE_CHECKING:  # aiogram and the models load only when a chat starts
+    from supportbot.app import LiveKnowledge
+    from supportbot.telegram.callbacks import ButtonData
+    from supportbot.telegram.render import Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -83,12 +84,18 @@ class TerminalChat:
 
     def press_for(self, line: str) -> ButtonData | None:
         """The button a typed number stands for, if the line is one."""
+        from supportbot.telegram.callbacks import ButtonData
+
         if line.isdigit() and 1 <= int(line) <= len(self.buttons):
             return ButtonData.unpack(self.buttons[int(line) - 1])
         return None
 
 
 async def _chat(args: argparse.Namespace) -> int:
+    from supportbot.app import build_conversation, build_knowledge, open_database
+    from supportbot.telegram.render import Renderer
+    from supportbot.telegram.texts import Texts
+
     settings = load_settings(args.config)
     lang = Lang(args.lang) if args.lang else Lang(settings.telegram.default_language)
     interactive = sys.stdin.isatty()

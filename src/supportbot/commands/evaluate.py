@@ -11,17 +11,18 @@ import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from supportbot.app import build_knowledge, open_database
 from supportbot.config import load_settings
 from supportbot.domain.errors import EvalDataError
 from supportbot.domain.models import Decision, DecisionKind
 from supportbot.retrieval.fusion import auroc
-from supportbot.retrieval.suggester import HybridSuggester, weights_table
+
+if TYPE_CHECKING:
+    from supportbot.retrieval.suggester import HybridSuggester
 
 RANKING_DEPTH = 10
 METRIC_KEYS = (
@@ -316,6 +317,9 @@ def evaluate(suggester: HybridSuggester, queries: list[Query]) -> list[Decision]
 
 
 async def _run(args: argparse.Namespace, floors: dict[str, float]) -> int:
+    from supportbot.app import build_knowledge, open_database  # heavy: only when it runs
+    from supportbot.retrieval.suggester import weights_table
+
     settings = load_settings(args.config)
     # The file is read before the models load: a broken line is reported in a moment.
     queries = read_queries(args.queries)

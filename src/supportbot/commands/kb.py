@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from supportbot.app import build_multilingual_embedder
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.models import Article, Problem, Severity
@@ -72,6 +71,8 @@ def near_duplicate_problems(
     kb: KnowledgeBase, settings: Settings, threshold: float
 ) -> list[Problem]:
     """Warnings for pairs of same-language articles the first encoder finds near-identical."""
+    from supportbot.app import build_multilingual_embedder  # heavy: only when it runs
+
     if len(kb.articles) < 2:
         return []
     if not settings.retrieval.encoders:

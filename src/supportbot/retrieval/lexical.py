@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
@@ -13,6 +13,13 @@ from rapidfuzz import fuzz, process, utils
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from supportbot.domain.text import normalize
+
+# bm25s sets its logger to DEBUG when imported (a line for every index build): keep the
+# level the application gave it.
+_level = logging.getLogger("bm25s").level
+import bm25s  # noqa: E402
+
+logging.getLogger("bm25s").setLevel(_level)
 
 Scores = npt.NDArray[np.float32]
 

@@ -376,11 +376,13 @@ async def test_staff_members_unknown_command_is_not_a_refusal(bot: DeskHarness) 
 
 
 async def test_staff_texts_exist_in_both_languages() -> None:
+    from supportbot.desk.service import REFUSALS
     from supportbot.domain.models import Lang
     from supportbot.telegram.staff_texts import StaffTexts
 
     texts = StaffTexts.load("ru")
     assert texts.keys(Lang.RU) == texts.keys(Lang.EN)
+    assert set(texts.refusals()) == set(REFUSALS)  # every refusal the desk raises has a text
     assert texts.staff("online").startswith("🟢")
 
 

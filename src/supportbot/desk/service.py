@@ -136,10 +136,18 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _ForStaff:
+    """An effect for the staff group: it may wait for a paced group, so `_run` does not."""
+
+    send: Effect
+
+    async def __call__(self) -> None:
+        await self.send()
+
+
 def _for_staff(effect: Effect) -> Effect:
-    """Mark an effect as one for the staff group (it may wait for a paced group)."""
-    effect.for_staff = True  # type: ignore[attr-defined]
-    return effect
+    return _ForStaff(effect)
 
 
 async def _attempt(effect: Effect) -> None:
@@ -1387,9 +1395,9 @@ class DeskService:
         earlier calls queued for it; a paced group may take a minute, so this waits for it
         only briefly (`card_wait_s`) and lets it finish in the background (`drain` awaits it).
         """
-        staff = [effect for effect in effects if getattr(effect, "for_staff", False)]
+        staff = [effect for effect in effects if isinstance(effect, _ForStaff)]
         for effect in effects:
-            if effect not in staff:
+            if not isinstance(effect, _ForStaff):
                 await _attempt(effect)
         if not staff:
             return

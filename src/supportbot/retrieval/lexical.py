@@ -186,7 +186,8 @@ class FuzzyScorer:
             processor=utils.default_process,
             score_cutoff=50,
             dtype=np.float32,
-            workers=-1,
+            # Threads pay off for a batch, not for one message.
+            workers=-1 if len(queries) > 1 else 1,
         )
         out[:, self._rows] = matrix / 100.0
         return out

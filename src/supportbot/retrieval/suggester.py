@@ -328,22 +328,16 @@ class HybridSuggester:
 
     def _chunk_scores(self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]) -> Matrix:
         """Raw score of every chunk for every signal: shape (signals, chunks)."""
-        rows: list[npt.NDArray[np.float32]] = [
-            d.vectors @ q for d, q in zip(snap.dense, query_vectors, strict=True)
-        ]
-        variants = _variants(snap, text)
-        for scorer in (snap.bm25, snap.char, snap.fuzzy):
-            if scorer is not None:
-                rows.append(np.max([scorer.scores(v) for v in variants], axis=0))
-        return np.vstack(rows).astype(np.float64) if rows else np.zeros((0, len(snap.chunks)))
+        scores = self._chunk_scores_many(snap, [text], [q[None, :] for q in query_vectors])
+        return scores[:, 0, :]
 
     def _chunk_scores_many(
         self, snap: Snapshot, texts: Sequence[str], query_vectors: Sequence[Vectors]
     ) -> Matrix:
-        """`_chunk_scores` of many messages at once: shape (signals, messages, chunks).
+        """Raw scores of many messages at once: shape (signals, messages, chunks).
 
-        The same numbers, computed in bulk where it pays: one matrix product per encoder,
-        and the fuzzy scorer on every core (fitting scores every question of the base).
+        In bulk where it pays (fitting scores every question of the base): one matrix
+        product per encoder, and the fuzzy scorer on every core.
         """
         rows: list[npt.NDArray[np.float32]] = [
             np.asarray(q, dtype=np.float32) @ d.vectors.T

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from supportbot.conversation.state import ConversationState, Feedback, GuidePlace, Phase
-from supportbot.domain.handoff import Author, HandoffState, TranscriptEntry
+from supportbot.domain.handoff import HandoffState
 from supportbot.domain.models import Lang
+from supportbot.storage.codec import decode_transcript, dt, encode_transcript, parse_dt
 from supportbot.storage.db import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -42,14 +43,6 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
 def encode_state(state: ConversationState) -> str:
     """The state as JSON (the schema stays in one column so it can grow without migrations)."""
     data: dict[str, Any] = {
@@ -69,21 +62,12 @@ def encode_state(state: ConversationState) -> str:
             else None
         ),
         "last_question": state.last_question,
-        "last_question_at": _dt(state.last_question_at),
+        "last_question_at": dt(state.last_question_at),
         "handoff_state": state.handoff_state.value if state.handoff_state else None,
         "ticket_id": state.ticket_id,
-        "transcript": [
-            {
-                "ts": e.ts.isoformat(),
-                "author": e.author.value,
-                "text": e.text,
-                "article_id": e.article_id,
-                "reaction": e.reaction,
-            }
-            for e in state.transcript
-        ],
-        "opened_at": _dt(state.opened_at),
-        "updated_at": _dt(state.updated_at),
+        "transcript": encode_transcript(state.transcript),
+        "opened_at": dt(state.opened_at),
+        "updated_at": dt(state.updated_at),
         "person_offered": state.person_offered,
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -106,21 +90,12 @@ def decode_state(raw: str) -> ConversationState:
         offered=tuple(data.get("offered", ())),
         guide=GuidePlace(str(guide["article_id"]), int(guide["step"])) if guide else None,
         last_question=str(data.get("last_question", "")),
-        last_question_at=_parse_dt(data.get("last_question_at")),
+        last_question_at=parse_dt(data.get("last_question_at")),
         handoff_state=HandoffState(handoff_state) if handoff_state else None,
         ticket_id=data.get("ticket_id"),
-        transcript=tuple(
-            TranscriptEntry(
-                ts=datetime.fromisoformat(e["ts"]),
-                author=Author(e["author"]),
-                text=e["text"],
-                article_id=e.get("article_id"),
-                reaction=e.get("reaction"),
-            )
-            for e in data.get("transcript", ())
-        ),
-        opened_at=_parse_dt(data.get("opened_at")),
-        updated_at=_parse_dt(data.get("updated_at")),
+        transcript=decode_transcript(data.get("transcript", ())),
+        opened_at=parse_dt(data.get("opened_at")),
+        updated_at=parse_dt(data.get("updated_at")),
         person_offered=bool(data.get("person_offered", False)),
     )
 
@@ -159,7 +134,7 @@ class SqliteConversationRepository:
                 state.conversation_id,
                 state.phase.value,
                 encode_state(state),
-                _dt(state.updated_at),
+                dt(state.updated_at),
             ),
         )
 

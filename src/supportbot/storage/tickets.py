@@ -16,8 +16,8 @@ from supportbot.desk.models import (
     Ticket,
     TicketStatus,
 )
-from supportbot.domain.handoff import Author, TranscriptEntry
 from supportbot.domain.models import Lang
+from supportbot.storage.codec import decode_transcript, dt, encode_transcript, parse_dt
 from supportbot.storage.db import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -72,32 +72,15 @@ _TIMES = frozenset(
 _TUPLES = frozenset({"response_times", "assist_articles", "pending_copies"})
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
 def encode_ticket(ticket: Ticket) -> str:
     """The whole ticket as JSON (one column, so it can grow without migrations)."""
     data: dict[str, Any] = {}
     for f in dataclasses.fields(Ticket):
         value = getattr(ticket, f.name)
         if f.name in _TIMES:
-            value = _dt(value)
+            value = dt(value)
         elif f.name == "transcript":
-            value = [
-                {
-                    "ts": e.ts.isoformat(),
-                    "author": e.author.value,
-                    "text": e.text,
-                    "article_id": e.article_id,
-                    "reaction": e.reaction,
-                }
-                for e in value
-            ]
+            value = encode_transcript(value)
         elif f.name in _TUPLES:
             value = list(value)
         elif isinstance(value, TicketStatus | ClosedBy | Lang):
@@ -115,18 +98,9 @@ def decode_ticket(raw: str) -> Ticket:
         if name not in known:
             continue
         if name in _TIMES:
-            value = _parse_dt(value)
+            value = parse_dt(value)
         elif name == "transcript":
-            value = tuple(
-                TranscriptEntry(
-                    ts=datetime.fromisoformat(e["ts"]),
-                    author=Author(e["author"]),
-                    text=e["text"],
-                    article_id=e.get("article_id"),
-                    reaction=e.get("reaction"),
-                )
-                for e in value
-            )
+            value = decode_transcript(value)
         elif name in _TUPLES:
             value = tuple(value)
         elif name == "status":
@@ -260,7 +234,7 @@ class SqliteTicketRepository:
         async with self._db.transaction(immediate=True) as conn:
             cursor = await conn.execute(
                 "INSERT INTO tickets (user_id, status, queued_at, data) VALUES (?, ?, ?, '{}')",
-                (draft.user_id, TicketStatus.QUEUED.value, _dt(draft.created_at)),
+                (draft.user_id, TicketStatus.QUEUED.value, dt(draft.created_at)),
             )
             if cursor.lastrowid is None:
                 raise RuntimeError("SQLite did not return the new ticket's id")
@@ -287,8 +261,8 @@ class SqliteTicketRepository:
             ticket.operator_id,
             ticket.topic_id,
             ticket.card_message_id,
-            _dt(ticket.queued_at),
-            _dt(ticket.closed_at),
+            dt(ticket.queued_at),
+            dt(ticket.closed_at),
             ticket.handling_s,
             encode_ticket(ticket),
             ticket.id,
@@ -357,7 +331,7 @@ class SqliteStaffRepository:
             await conn.execute(
                 "INSERT OR REPLACE INTO desk_operators (id, name, online, last_assigned_at) "
                 "VALUES (?, ?, ?, ?)",
-                (operator.id, operator.name, int(operator.online), _dt(operator.last_assigned_at)),
+                (operator.id, operator.name, int(operator.online), dt(operator.last_assigned_at)),
             )
 
     async def operators(self) -> list[Operator]:
@@ -366,7 +340,7 @@ class SqliteStaffRepository:
             "SELECT id, name, online, last_assigned_at FROM desk_operators ORDER BY id"
         ) as cursor:
             rows = await cursor.fetchall()
-        return [Operator(r[0], r[1], bool(r[2]), _parse_dt(r[3])) for r in rows]
+        return [Operator(r[0], r[1], bool(r[2]), parse_dt(r[3])) for r in rows]
 
     async def save_ban(self, ban: Ban) -> None:
         """Insert or replace a ban."""
@@ -374,7 +348,7 @@ class SqliteStaffRepository:
             await conn.execute(
                 "INSERT OR REPLACE INTO desk_bans (user_id, banned_at, by, notified) "
                 "VALUES (?, ?, ?, ?)",
-                (ban.user_id, _dt(ban.banned_at), ban.by, int(ban.notified)),
+                (ban.user_id, dt(ban.banned_at), ban.by, int(ban.notified)),
             )
 
     async def remove_ban(self, user_id: int) -> None:

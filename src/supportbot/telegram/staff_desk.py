@@ -116,7 +116,11 @@ class PacedOutbox:
         self._queue.put_nowait((send, None))
 
     async def run(self) -> None:
-        """The worker: until cancelled (then what is queued is sent first, briefly)."""
+        """The worker, until cancelled: what is still queued then is dropped (callers drain
+        the outbox first; waiting callers see their call cancelled).
+
+        429s the session's own limits middleware gives up on (long waits) are retried here,
+        and later sends wait them out too."""
         self._running = True
         try:
             while True:
@@ -234,7 +238,7 @@ class TelegramStaffDesk:
     async def is_forum(self) -> bool:
         """Whether the staff group is a forum (asked once, then remembered)."""
         if self._forum is None:
-            chat = await self._staff(lambda: self.bot.get_chat(self.chat_id))
+            chat = await self._guard(lambda: self.bot.get_chat(self.chat_id))
             self._forum = bool(chat.is_forum)
             logger.info(
                 "staff group %d: %s mode", self.chat_id, "forum" if self._forum else "reply"
@@ -250,7 +254,7 @@ class TelegramStaffDesk:
         try:
             forum = await self.is_forum()
             me = await self.bot.me()
-            member = await self._staff(lambda: self.bot.get_chat_member(self.chat_id, me.id))
+            member = await self._guard(lambda: self.bot.get_chat_member(self.chat_id, me.id))
         except (StaffUnavailableError, TelegramBadRequest, TelegramNetworkError) as error:
             logger.error(
                 "staff group %d cannot be reached (%s): add the bot to the group and make it "
@@ -602,9 +606,6 @@ class TelegramStaffDesk:
 
     async def _paced(self, send: Callable[[], Awaitable[T]]) -> T:
         return await self.outbox.call(lambda: self._guard(send))
-
-    async def _staff(self, send: Callable[[], Awaitable[T]]) -> T:
-        return await self._guard(send)
 
     @staticmethod
     async def _guard(send: Callable[[], Awaitable[T]]) -> T:

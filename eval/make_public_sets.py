@@ -90,10 +90,27 @@ def load_massive(root: Path, locale: str) -> Examples:
     return data
 
 
+def load_autointent(root: Path, questions_file: str, messages_file: str) -> Examples:
+    """Two few-shot samples of one dataset's train split, as AutoIntent saved them (a list of
+    {"intent_name", "sample_utterances"}): the first gives the articles' questions, the
+    utterances of the second that the first lacks are the messages."""
+    data: Examples = {"train": {}, "test": {}}
+    for split, name in (("train", questions_file), ("test", messages_file)):
+        for record in json.loads((root / name).read_text("utf-8")):
+            data[split].setdefault(record["intent_name"], []).extend(record["sample_utterances"])
+    for intent, texts in data["test"].items():
+        seen = {_norm(t) for t in data["train"].get(intent, [])}
+        data["test"][intent] = [t for t in texts if _norm(t) not in seen]
+    return data
+
+
 LOADERS: dict[str, Callable[[Path, dict[str, str]], Examples]] = {
     "banking77": lambda root, _: load_banking77(root),
     "hwu64": lambda root, _: load_hwu64(root),
     "massive": lambda root, args: load_massive(root, args["locale"]),
+    "autointent": lambda root, args: load_autointent(
+        root, args["questions_file"], args["messages_file"]
+    ),
 }
 
 

@@ -22,9 +22,11 @@ import csv
 import json
 import random
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 EVAL_DIR = Path(__file__).resolve().parent
 Examples = dict[str, dict[str, list[str]]]
@@ -58,8 +60,7 @@ def load_banking77(root: Path) -> Examples:
 
 
 HWU_FOLD = (
-    "CrossValidation/autoGeneFromRealAnno/autoGene_2018_03_22-13_01_25_169/"
-    "CrossValidation/KFold_1"
+    "CrossValidation/autoGeneFromRealAnno/autoGene_2018_03_22-13_01_25_169/CrossValidation/KFold_1"
 )
 
 
@@ -75,18 +76,6 @@ def load_hwu64(root: Path) -> Examples:
                     data.setdefault(split, {}).setdefault(intent, []).append(
                         row["answer_from_anno"]
                     )
-    return data
-
-
-def load_massive(root: Path, locale: str) -> Examples:
-    """MASSIVE 1.1: data/<locale>.jsonl, one utterance a line with partition and intent."""
-    data: Examples = {}
-    with (root / "data" / f"{locale}.jsonl").open(encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            split = {"train": "train", "test": "test"}.get(row["partition"])
-            if split:
-                data.setdefault(split, {}).setdefault(row["intent"], []).append(row["utt"])
     return data
 
 
@@ -107,7 +96,6 @@ def load_autointent(root: Path, questions_file: str, messages_file: str) -> Exam
 LOADERS: dict[str, Callable[[Path, dict[str, str]], Examples]] = {
     "banking77": lambda root, _: load_banking77(root),
     "hwu64": lambda root, _: load_hwu64(root),
-    "massive": lambda root, args: load_massive(root, args["locale"]),
     "autointent": lambda root, args: load_autointent(
         root, args["questions_file"], args["messages_file"]
     ),
@@ -140,7 +128,7 @@ def article_id_for(intent: str) -> str:
 
 
 def build_language(
-    spec: dict, lang: str, data: Examples, rng: random.Random, out_dir: Path
+    spec: dict[str, Any], lang: str, data: Examples, rng: random.Random, out_dir: Path
 ) -> dict[str, int]:
     """Write knowledge_base/<lang>/... and queries-<lang>.jsonl; return the counts."""
     articles: dict[str, dict[str, str]] = spec["articles"][lang]
@@ -181,13 +169,10 @@ def build_language(
     }
 
 
-def build_set(name: str, source_root: Path) -> dict:
+def build_set(name: str, source_root: Path) -> dict[str, Any]:
     out_dir = EVAL_DIR / name
     spec = json.loads((out_dir / "spec.json").read_text("utf-8"))
-    for stale in (out_dir / "knowledge_base",):
-        if stale.exists():
-            for path in sorted(stale.rglob("*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
+    shutil.rmtree(out_dir / "knowledge_base", ignore_errors=True)
     for path in out_dir.glob("queries-*.jsonl"):
         path.unlink()
     counts: dict[str, dict[str, int]] = {}

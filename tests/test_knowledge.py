@@ -10,7 +10,8 @@ from supportbot.cli import main
 from supportbot.domain.errors import KnowledgeBaseError
 from supportbot.domain.models import Lang, Severity
 from supportbot.knowledge.loader import diff, load_knowledge_base
-from supportbot.knowledge.parser import parse_article, parse_canned_replies
+from supportbot.knowledge.canned import parse_canned_replies
+from supportbot.knowledge.parser import parse_article
 from supportbot.retrieval.duplicates import find_near_duplicates
 from supportbot.retrieval.embedders import HashingEmbedder
 

@@ -11,7 +11,9 @@ from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.models import Article, Problem, Severity
 from supportbot.knowledge.loader import CANNED_FILES, KnowledgeBase, load_knowledge_base
-from supportbot.knowledge.parser import LANG_CODES, parse_article, parse_canned_replies
+from supportbot.knowledge.canned import parse_canned_replies
+from supportbot.knowledge.frontmatter import LANG_CODES
+from supportbot.knowledge.parser import parse_article
 from supportbot.retrieval.duplicates import find_near_duplicates
 
 

@@ -21,6 +21,7 @@ Nothing is asserted: speed is measured here, not unit-tested.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -40,7 +41,7 @@ def alias_bomb() -> str:
     """About 500 bytes of front matter that expand to 9^9 (387 million) strings."""
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     names = "abcdefghi"
-    for previous, name in zip(names, names[1:], strict=False):
+    for previous, name in itertools.pairwise(names):
         lines.append(f"{name}: &{name} [{','.join(['*' + previous] * 9)}]")
     return "---\ntitle: Bomb\n" + "\n".join(lines) + "\ntags: *i\n---\nText.\n"
 
@@ -68,6 +69,11 @@ def _huge(root: Path, rel: str) -> None:
             written += len(line)
 
 
+def _link(root: Path, rel: str, target: Path) -> None:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).symlink_to(target, target_is_directory=target.is_dir())
+
+
 def _outside(base: Path) -> Path:
     outside = base / "outside"
     _write(outside, "secret.md", "---\ntitle: Secret\n---\nroot:x:0:0:root:/root:/bin/bash\n")
@@ -78,10 +84,8 @@ def _outside(base: Path) -> Path:
 HOSTILE: dict[str, Callable[[Path, Path], None]] = {
     "alias bomb (500 B of YAML)": lambda kb, _: _write(kb, "en/bomb.md", alias_bomb()),
     "50 MB article": lambda kb, _: _huge(kb, "en/huge.md"),
-    "symlink to a file outside": lambda kb, out: (kb / "en").mkdir(exist_ok=True)
-    or (kb / "en/passwd.md").symlink_to(out / "secret.md"),
-    "symlink to a folder outside": lambda kb, out: (kb / "en").mkdir(exist_ok=True)
-    or (kb / "en/linked").symlink_to(out / "folder", target_is_directory=True),
+    "symlink to a file outside": lambda kb, out: _link(kb, "en/passwd.md", out / "secret.md"),
+    "symlink to a folder outside": lambda kb, out: _link(kb, "en/linked", out / "folder"),
     "binary .md": lambda kb, _: _write(kb, "en/binary.md", bytes(range(256)) * 64),
     "NUL bytes in UTF-8 .md": lambda kb, _: _write(
         kb, "en/nul.md", FRONT.format(title="Nul") + "text\x00" * 1000
@@ -122,7 +126,7 @@ def _run(argv: list[str], timeout: float, memory_mb: int) -> tuple[str, float, f
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
-        preexec_fn=_limits(memory_mb),  # noqa: PLW1509 - no threads here
+        preexec_fn=_limits(memory_mb),
         text=True,
     )
     try:

@@ -69,7 +69,9 @@ def walk(root: Path) -> list[Found]:
 def _walk(real_root: Path) -> Iterator[Found]:
     for folder, dirs, files in os.walk(real_root):
         base = Path(folder)
-        dirs.sort()
+        # Hidden and "_" folders are never read (drafts, .git): not entering them keeps a
+        # big repository history out of every reload.
+        dirs[:] = sorted(name for name in dirs if not name.startswith((".", "_")))
         entries: list[tuple[str, bool]] = [(name, False) for name in files]
         for name in list(dirs):
             if (base / name).is_symlink():

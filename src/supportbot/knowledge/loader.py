@@ -331,7 +331,7 @@ def load_knowledge_base(
     kb = builder.build()
     for skipped in kb.report.skipped:
         logger.warning("Knowledge base: %s is not served: %s", skipped.path, skipped.reason)
-    logger.info("Knowledge base %s: %s", root, kb.report.summary())
+    logger.debug("Knowledge base %s: %s", root, kb.report.summary())
     return kb
 
 

@@ -6,14 +6,15 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from aiogram.types import InlineKeyboardMarkup
+from typing import TYPE_CHECKING
 
 from supportbot.conversation.replies import Outgoing, Reply, Say
 from supportbot.domain.handoff import HandoffState, HandoffStatus
 from supportbot.domain.models import Article, Lang
-from supportbot.telegram.keyboards import keyboard
 from supportbot.telegram.texts import Texts
+
+if TYPE_CHECKING:  # `kb check` renders articles without loading aiogram
+    from aiogram.types import InlineKeyboardMarkup
 
 TELEGRAM_LIMIT = 4096
 # Room left for "(continued)" and the like; the budget is measured on the HTML source,
@@ -22,9 +23,11 @@ _BUDGET = TELEGRAM_LIMIT - 64
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+# Link texts hold no brackets: every match attempt stops at the next "[", so a line of
+# 200,000 "[" is scanned once, not once per bracket.
+_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^)\s]+)\)")
 # A link to another article ([text](en/account/reset-password)): the text stays, the id goes.
-_ARTICLE_LINK = re.compile(r"\[([^\]\n]+)\]\((?!https?://)[^)\s]+\)")
+_ARTICLE_LINK = re.compile(r"\[([^\[\]\n]+)\]\((?!https?://)[^)\s]+\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
@@ -107,11 +110,31 @@ def split_html(blocks: list[str], limit: int = _BUDGET) -> list[str]:
 
 
 def article_blocks(article: Article, *, inline_steps: bool) -> list[str]:
-    """An article as markdown paragraphs: bold title, body, and (optionally) its steps."""
+    """An article as markdown paragraphs: bold title, body, and (optionally) its guide."""
     blocks = [f"**{article.title}**", *_PARAGRAPHS.split(article.body.strip())]
-    if inline_steps:
+    if inline_steps and article.steps:
+        blocks += _PARAGRAPHS.split(article.guide_intro)
         blocks += [f"{step.number}. {step.text}" for step in article.steps]
+        blocks += _PARAGRAPHS.split(article.closing_note)
     return [b for b in blocks if b.strip()]
+
+
+def step_messages(article: Article, number: int, head: str, limit: int = _BUDGET) -> list[str]:
+    """One step of a guide as HTML messages; `head` is its "Step N of M" line (HTML).
+
+    The guide's introduction comes before step 1, its closing note after the last step.
+    """
+    blocks = _PARAGRAPHS.split(article.steps[number - 1].text)
+    if number == len(article.steps):
+        blocks += _PARAGRAPHS.split(article.closing_note)
+    parts = split_html([b for b in blocks if b.strip()], limit - len(head)) or [""]
+    parts[0] = f"{head}\n\n{parts[0]}"
+    if number == 1 and article.guide_intro.strip():
+        intro = split_html(_PARAGRAPHS.split(article.guide_intro), limit)
+        if len(intro[-1]) + len(parts[0]) + 2 <= limit:
+            parts[0] = f"{intro.pop()}\n\n{parts[0]}"
+        parts = intro + parts
+    return parts
 
 
 class Renderer:
@@ -122,6 +145,8 @@ class Renderer:
 
     def render(self, reply: Reply, *, name: str = "") -> list[Rendered]:
         """Every message of a reply, in order."""
+        from supportbot.telegram.keyboards import keyboard  # aiogram: only when a bot renders
+
         out: list[Rendered] = []
         for message in reply.messages:
             markup = keyboard(message.actions, reply.conversation, reply.lang, self.texts)
@@ -147,8 +172,7 @@ class Renderer:
                 head = t.message(
                     lang, "step", number=message.step.number, total=len(article.steps)
                 )
-                parts = split_html(_PARAGRAPHS.split(message.step.text), _BUDGET - len(head))
-                return [f"{head}\n\n{parts[0]}", *parts[1:]]
+                return step_messages(article, message.step.number, head)
             case Say.HANDOFF:
                 return [self._handoff(lang, message.status)]
             case Say.WAITING_OFFER if article is not None:

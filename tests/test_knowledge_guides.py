@@ -1,0 +1,156 @@
+"""Editor-proof articles: guides as editors write them, served even when their steps are not.
+
+Through the public interfaces: the loader, `supportbot kb check` and `kb preview`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supportbot.cli import main
+from supportbot.domain.models import Severity
+from supportbot.knowledge.loader import load_knowledge_base
+
+GUIDE = """---
+title: Delete your profile
+---
+You can delete your profile in Settings.
+
+## Steps
+You need your phone at hand.
+
+1. Open **Settings**.
+2. Tap **Delete profile**.
+3. Confirm with the code from the SMS.
+
+Перед удалением: save your photos, they are gone after 30 days.
+- Messages stay with the people you wrote to.
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_local_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty directory so a developer's ./config.toml changes nothing."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check(kb: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = main(["kb", "check", str(kb), "--no-embeddings"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_loader_guide_with_a_note_after_the_list_keeps_intro_steps_and_closing_note(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "en/profile/delete.md", GUIDE)
+    kb = load_knowledge_base(tmp_path)
+    assert kb.problems == ()
+    article = kb.articles["en/profile/delete"]
+    assert [step.text for step in article.steps] == [
+        "Open **Settings**.",
+        "Tap **Delete profile**.",
+        "Confirm with the code from the SMS.",
+    ]
+    assert article.guide_intro == "You need your phone at hand."
+    assert article.closing_note == (
+        "Перед удалением: save your photos, they are gone after 30 days.\n"
+        "- Messages stay with the people you wrote to."
+    )
+    assert article.body == "You can delete your profile in Settings."
+
+
+def test_kb_check_guide_with_a_tip_after_the_list_is_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "en/profile/delete.md", GUIDE)
+    code, out = check(tmp_path, capsys)
+    assert code == 0
+    assert out[-1] == "1 article served, 0 served without steps, 0 skipped"
+
+
+def test_loader_broken_steps_section_is_served_as_a_plain_article_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    text = "---\ntitle: Cancel\n---\nYou can cancel.\n\n## Steps\n- Open orders.\n- Tap Cancel.\n"
+    write(tmp_path, "en/orders/cancel.md", text)
+    kb = load_knowledge_base(tmp_path)
+    article = kb.articles["en/orders/cancel"]
+    assert article.steps == ()
+    assert "- Tap Cancel." in article.body
+    assert [(p.code, p.severity) for p in kb.problems] == [
+        ("steps-not-numbered", Severity.WARNING)
+    ]
+    assert kb.report.without_steps == ("en/orders/cancel.md",)
+    assert kb.report.skipped == ()
+
+
+def test_kb_check_counts_articles_served_without_steps_and_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "en/a.md", GUIDE)
+    write(tmp_path, "en/b.md", "---\ntitle: B\n---\nText.\n\n## Steps\nJust do it.\n")
+    write(tmp_path, "en/c.md", "---\ntags: [x]\n---\nNo title.\n")
+    write(tmp_path, "en/d.md", "---\ntitle: D\n---\n\n")
+    code, out = check(tmp_path, capsys)
+    assert code == 1  # something is skipped
+    assert out[-1] == "2 articles served, 1 served without steps, 2 skipped"
+
+
+def test_kb_check_warnings_only_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "en/b.md", "---\ntitle: B\n---\nText.\n\n## Steps\nJust do it.\n")
+    code, out = check(tmp_path, capsys)
+    assert code == 0
+    assert out[-1] == "1 article served, 1 served without steps, 0 skipped"
+
+
+def test_loader_report_names_skipped_files_and_keeps_the_last_good_version(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "en/profile/delete.md", GUIDE)
+    first = load_knowledge_base(tmp_path)
+    path.write_text("---\ntitle: [unclosed\n---\nText.\n", encoding="utf-8")
+    second = load_knowledge_base(tmp_path, first)
+    assert second.articles["en/profile/delete"] == first.articles["en/profile/delete"]
+    [skipped] = second.report.skipped
+    assert (skipped.path, skipped.code) == ("en/profile/delete.md", "invalid-yaml")
+    assert second.report.kept == ("en/profile/delete.md",)
+    assert second.report.summary() == "1 article served, 0 served without steps, 1 skipped"
+
+
+def test_kb_check_flags_bold_and_link_that_cross(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "---\ntitle: Markup\n---\nFine **bold**.\n\nThen **a [b** c](https://x.org).\n"
+    write(tmp_path, "en/markup.md", text)
+    code, out = check(tmp_path, capsys)
+    assert code == 1
+    [line] = [line for line in out if "[telegram-markup]" in line]
+    assert line.startswith(f"{tmp_path / 'en/markup.md'}:6: error: Telegram would refuse")
+
+
+def test_kb_preview_shows_each_message_as_the_user_sees_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "en/profile/delete.md", GUIDE)
+    assert main(["kb", "preview", str(path), "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "**" not in out  # rendered, not raw markdown
+    messages = out.split("--- message ")[1:]
+    assert len(messages) == 5  # the answer, three steps, "did it solve the problem?"
+    assert "[📋 Show me step by step]" in messages[0]
+    assert "You need your phone at hand." in messages[1]
+    assert messages[1].index("You need your phone") < messages[1].index("Step 1 of 3")
+    assert "Перед удалением" in messages[3]
+    assert "Step 3 of 3" in messages[3]
+    assert "Did it solve the problem?" in messages[4]

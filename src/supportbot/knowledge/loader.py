@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from supportbot.domain.errors import KnowledgeBaseError
 from supportbot.domain.models import Article, CannedReply, Problem, Severity
 from supportbot.knowledge.canned import canned_entries
-from supportbot.knowledge.files import MAX_FILE_BYTES, read_text, walk
+from supportbot.knowledge.files import MAX_FILE_BYTES, FileText, read_text, walk
 from supportbot.knowledge.frontmatter import split_front_matter
 from supportbot.knowledge.markup import find_links
 from supportbot.knowledge.parser import parse_article
@@ -96,13 +96,11 @@ class _Builder:
     without_steps: set[str] = field(default_factory=set)  # files served as plain articles
     kept: dict[str, str] = field(default_factory=dict)  # file -> id kept at its last good
 
-    def add_problem_file(self, problem: Problem) -> None:
-        """A file that cannot be read at all (a symlink out of the knowledge base)."""
-        self.problems.append(problem)
-        self._last_good_article(problem.path)
-
-    def add_article_file(self, path: Path, rel: str) -> None:
-        read = read_text(path, rel, self.max_file_bytes)
+    def add_article_file(self, path: Path, rel: str, refused: Problem | None = None) -> None:
+        """Parse one article file; `refused` says why it must not even be read."""
+        read = (
+            FileText(None, "", refused) if refused else read_text(path, rel, self.max_file_bytes)
+        )
         text = read.text
         self.fingerprints[rel] = read.fingerprint
         article: Article | None = None
@@ -321,8 +319,10 @@ def load_knowledge_base(
         wanted = name in CANNED_FILES or name.endswith(".md")
         if is_skipped(rel) or not (wanted or found.problem is not None):
             continue
-        if found.problem is not None:
-            builder.add_problem_file(found.problem)
+        if found.problem is not None and name in CANNED_FILES:
+            builder.problems.append(found.problem)
+        elif found.problem is not None:
+            builder.add_article_file(found.path, rel.as_posix(), found.problem)
         elif name in CANNED_FILES:
             builder.add_canned_file(found.path, rel.as_posix())
         else:

@@ -179,7 +179,9 @@ def test_kb_check_a_200k_character_article_is_cut_with_a_warning(
     code, out = check(tmp_path, capsys)
     assert code == 0  # served, with a warning
     assert f"{tmp_path / 'en/manual.md'}:4: warning: the article is 19" in out
-    assert "characters long: a chat answer should be short, so only the first 11," in out
+    assert (
+        "characters long: a chat answer should be short, so only the first 12,000 are sent" in out
+    )
     article = load_knowledge_base(tmp_path).articles["en/manual"]
     assert article.body.endswith("…")
     assert article.body.startswith("Paragraph 0:")

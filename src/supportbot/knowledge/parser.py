@@ -257,7 +257,7 @@ def parse_article(text: str, rel_path: str) -> tuple[Article | None, list[Proble
                 body_start,
                 "too-long",
                 f"the article is {len(body_text):,} characters long: a chat answer should be "
-                f"short, so only the first {len(served):,} are sent to users (about three "
+                f"short, so only the first {MAX_SERVED_CHARS:,} are sent to users (about three "
                 "messages) and searched; split it into articles of one question each",
                 warning=True,
             )

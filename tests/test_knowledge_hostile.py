@@ -7,6 +7,7 @@ good version. Speed is measured in benchmarks/bench_hostile_kb.py, not asserted 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from supportbot.cli import main
 from supportbot.domain.models import Severity
 from supportbot.knowledge.loader import load_knowledge_base
+from supportbot.knowledge.watcher import watch_knowledge_base
 from supportbot.telegram.render import article_blocks, split_html
 
 GOOD = "---\ntitle: Card payment declined\n---\nYour bank may decline a payment.\n"
@@ -187,3 +189,35 @@ def test_kb_check_a_200k_character_article_is_cut_with_a_warning(
     assert article.body.startswith("Paragraph 0:")
     messages = split_html(article_blocks(article, inline_steps=True))
     assert 2 <= len(messages) <= 4
+
+
+def test_loader_a_looping_symlink_is_an_error_and_the_rest_is_served(tmp_path: Path) -> None:
+    write(tmp_path, "en/good.md", GOOD)
+    (tmp_path / "en/loop.md").symlink_to(tmp_path / "en/loop.md")
+    kb = load_knowledge_base(tmp_path)
+    assert list(kb.articles) == ["en/good"]
+    assert [(s.path, s.code) for s in kb.report.skipped] == [("en/loop.md", "symlink-outside")]
+
+
+async def test_watch_knowledge_base_survives_a_looping_symlink(tmp_path: Path) -> None:
+    changed: asyncio.Queue[set[Path]] = asyncio.Queue()
+
+    async def on_change(paths: set[Path]) -> None:
+        await changed.put(paths)
+
+    write(tmp_path, "en/good.md", GOOD)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(
+        watch_knowledge_base(tmp_path, on_change, debounce_ms=100, stop_event=stop)
+    )
+    try:
+        await asyncio.sleep(0.3)  # let the watcher settle before the first change
+        (tmp_path / "en/loop.md").symlink_to(tmp_path / "en/loop.md")
+        write(tmp_path, "en/new.md", GOOD)
+        names: set[str] = set()
+        async with asyncio.timeout(5):
+            while "new.md" not in names:
+                names |= {p.name for p in await changed.get()}
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=5)

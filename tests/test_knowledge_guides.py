@@ -154,3 +154,31 @@ def test_kb_preview_shows_each_message_as_the_user_sees_it(
     assert "Перед удалением" in messages[3]
     assert "Step 3 of 3" in messages[3]
     assert "Did it solve the problem?" in messages[4]
+
+
+async def test_bot_sends_a_guides_introduction_with_step_1_and_its_closing_note_with_the_last(
+    tmp_path: Path,
+) -> None:
+    from fakes import TOKEN, ScriptedSuggester, running_bot
+    from faketg import FakeTelegram
+    from supportbot.domain.models import DecisionKind
+
+    write(tmp_path, "en/profile/delete.md", GUIDE)
+    kb = load_knowledge_base(tmp_path)
+    script = [("delete", DecisionKind.ANSWER, ("en/profile/delete",))]
+    suggester = ScriptedSuggester(items=list(kb.articles.values()), script=script)
+    async with FakeTelegram(token=TOKEN) as tg, running_bot(tg, suggester=suggester) as bot:
+        (answer,) = await bot.say(1001, "how do I delete my profile", language_code="en")
+        assert (answer.text or "").endswith("You can delete your profile in Settings.")
+        (step1,) = await bot.press(1001, answer, "step by step")
+        assert step1.text == "You need your phone at hand.\n\nStep 1 of 3\n\nOpen Settings."
+        (step2,) = await bot.press(1001, step1, "Done")
+        assert "Перед удалением" not in (step2.text or "")
+        (step3,) = await bot.press(1001, step2, "Done")
+        assert step3.text == (
+            "Step 3 of 3\n\nConfirm with the code from the SMS.\n\n"
+            "Перед удалением: save your photos, they are gone after 30 days.\n"
+            "- Messages stay with the people you wrote to."
+        )
+        (question,) = await bot.press(1001, step3, "Done")
+        assert question.text == "That was the last step. Did it solve the problem?"

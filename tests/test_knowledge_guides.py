@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from supportbot.cli import main
-from supportbot.domain.models import Severity
+from supportbot.domain.models import Article, Problem, Severity
 from supportbot.knowledge.loader import load_knowledge_base
+from supportbot.knowledge.parser import parse_article
 
 GUIDE = """---
 title: Delete your profile
@@ -182,3 +183,57 @@ async def test_bot_sends_a_guides_introduction_with_step_1_and_its_closing_note_
         )
         (question,) = await bot.press(1001, step3, "Done")
         assert question.text == "That was the last step. Did it solve the problem?"
+
+
+def parse(body: str) -> tuple[Article | None, list[Problem]]:
+    return parse_article(f"---\ntitle: T\n---\nText.\n\n## Steps\n{body}", "en/t.md")
+
+
+def test_parse_article_bullets_right_after_the_last_step_are_the_closing_note() -> None:
+    article, problems = parse("1. Open.\n2. Tap.\n- Tip: it is quick.\n- Tip two.\n")
+    assert problems == []
+    assert article is not None
+    assert [s.text for s in article.steps] == ["Open.", "Tap."]
+    assert article.closing_note == "- Tip: it is quick.\n- Tip two."
+
+
+def test_parse_article_an_unindented_line_right_after_a_step_continues_it() -> None:
+    article, problems = parse("1. Open the app\nand sign in.\n2. Tap.\n")
+    assert problems == []
+    assert article is not None
+    assert article.steps[0].text == "Open the app\nand sign in."
+
+
+def test_parse_article_text_between_steps_stays_with_the_step_above_with_a_warning() -> None:
+    article, problems = parse("1. Open.\n\nNote: wait a bit.\n\n2. Tap.\n")
+    assert article is not None
+    assert [s.text for s in article.steps] == ["Open.\n\nNote: wait a bit.", "Tap."]
+    assert article.closing_note == ""
+    [problem] = problems
+    assert (problem.code, problem.line, problem.severity) == (
+        "steps-interrupted",
+        9,
+        Severity.WARNING,
+    )
+
+
+def test_parse_article_empty_steps_are_left_out_with_a_warning() -> None:
+    article, problems = parse("1.\n2. Tap.\n")
+    assert article is not None
+    assert [(s.number, s.text) for s in article.steps] == [(1, "Tap.")]
+    assert [(p.code, p.severity) for p in problems] == [("empty-step", Severity.WARNING)]
+
+
+def test_parse_article_a_second_steps_section_is_sent_as_plain_text_with_a_warning() -> None:
+    article, problems = parse("1. Open.\n\n## Steps\n1. Again.\n")
+    assert article is not None
+    assert [s.text for s in article.steps] == ["Open."]
+    assert "1. Again." in article.body
+    assert [(p.code, p.severity) for p in problems] == [("duplicate-steps", Severity.WARNING)]
+
+
+def test_parse_article_a_bad_id_falls_back_to_the_path_and_stays_served() -> None:
+    article, problems = parse_article("---\ntitle: T\nid: a b\n---\nText.\n", "en/x.md")
+    assert article is not None
+    assert article.id == "en/x"
+    assert [(p.code, p.severity) for p in problems] == [("bad-id", Severity.ERROR)]

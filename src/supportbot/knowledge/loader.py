@@ -22,6 +22,8 @@ from supportbot.knowledge.report import KnowledgeReport, SkippedFile
 logger = logging.getLogger(__name__)
 
 CANNED_FILES = ("canned_replies.yaml", "canned_replies.yml")
+# One file holds every canned reply: hundreds of them may pass an article's limit.
+MAX_CANNED_BYTES = 1024 * 1024
 _ID_LINE = re.compile(r"^id\s*:", re.MULTILINE)
 
 
@@ -168,7 +170,7 @@ class _Builder:
         return last_good
 
     def add_canned_file(self, path: Path, rel: str) -> None:
-        read = read_text(path, rel, self.max_file_bytes)
+        read = read_text(path, rel, max(self.max_file_bytes, MAX_CANNED_BYTES))
         text = read.text
         self.fingerprints[rel] = read.fingerprint
         if read.problem is not None or text is None:

@@ -3,7 +3,8 @@
 Builds, in a temporary directory, a knowledge base an attacker or a careless editor could
 produce: a 500-byte YAML alias bomb, a 50 MB article, symlinks leaving the knowledge base
 (a file and a folder), binary and non-UTF-8 `.md` files, pathological markdown (a line of
-200k `[`, 200k backticks, 50k `[a](`), a 200k-character article, and one good article.
+200k `[`, 200k backticks, 50k `[a](`), 100k tags in front matter, a 200k-character article,
+and one good article.
 Printed:
   1. each hostile file alone next to a good article: `kb check` time and peak RSS;
   2. the whole hostile knowledge base: `kb check` time and peak RSS against the target
@@ -86,6 +87,9 @@ HOSTILE: dict[str, Callable[[Path, Path], None]] = {
     "50 MB article": lambda kb, _: _huge(kb, "en/huge.md"),
     "symlink to a file outside": lambda kb, out: _link(kb, "en/passwd.md", out / "secret.md"),
     "symlink to a folder outside": lambda kb, out: _link(kb, "en/linked", out / "folder"),
+    "100k tags in front matter": lambda kb, _: _write(
+        kb, "en/tags.md", "---\ntitle: Tags\ntags: [" + "a," * 99_000 + "b]\n---\nText.\n"
+    ),
     "binary .md": lambda kb, _: _write(kb, "en/binary.md", bytes(range(256)) * 64),
     "NUL bytes in UTF-8 .md": lambda kb, _: _write(
         kb, "en/nul.md", FRONT.format(title="Nul") + "text\x00" * 1000

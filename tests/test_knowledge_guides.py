@@ -237,3 +237,13 @@ def test_parse_article_a_bad_id_falls_back_to_the_path_and_stays_served() -> Non
     assert article is not None
     assert article.id == "en/x"
     assert [(p.code, p.severity) for p in problems] == [("bad-id", Severity.ERROR)]
+
+
+def test_renderer_sends_crossing_markup_as_plain_text_rather_than_nothing() -> None:
+    from supportbot.knowledge.markup import telegram_html_error
+    from supportbot.telegram.render import markdown_to_html
+
+    rendered = markdown_to_html("Then **a [b** c](https://x.org) & more.")
+    assert rendered == "Then **a [b** c](https://x.org) &amp; more."
+    assert telegram_html_error(rendered) is None
+    assert markdown_to_html("**a** [b](https://x.org)") == '<b>a</b> <a href="https://x.org">b</a>'

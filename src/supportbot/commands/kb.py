@@ -133,7 +133,7 @@ def article_markup_problems(article: Article, text: str) -> list[Problem]:
     Each paragraph is rendered with the bot's own renderer and checked against Telegram's
     HTML rules (known tags only, properly nested), so the line of the culprit is known.
     """
-    from supportbot.telegram.render import markdown_to_html  # no aiogram: stays fast
+    from supportbot.telegram.render import format_markdown  # no aiogram: stays fast
 
     problems: list[Problem] = []
     blocks = [f"**{article.title}**", *_PARAGRAPHS.split(article.body)]
@@ -143,7 +143,7 @@ def article_markup_problems(article: Article, text: str) -> list[Problem]:
     for block in blocks:
         if not block.strip():
             continue
-        reason = telegram_html_error(markdown_to_html(block))
+        reason = telegram_html_error(format_markdown(block))
         if reason is None:
             continue
         at = text.find(block.strip().splitlines()[0])
@@ -153,9 +153,10 @@ def article_markup_problems(article: Article, text: str) -> list[Problem]:
                 text.count("\n", 0, at) + 1 if at >= 0 else 1,
                 Severity.ERROR,
                 "telegram-markup",
-                f"Telegram would refuse this paragraph ({reason}): "
-                f'"{block.strip()[:60]}"; make bold (**...**) and links ([text](url)) '
-                "open and close in order, e.g. **a [b](url)** instead of **a [b** c](url)",
+                f"Telegram would refuse this paragraph ({reason}), so the bot sends it "
+                f'without formatting: "{block.strip()[:60]}"; make bold (**...**) and links '
+                "([text](url)) open and close in order, e.g. **a [b](url)** instead of "
+                "**a [b** c](url)",
             )
         )
     return problems

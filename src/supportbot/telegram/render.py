@@ -31,6 +31,7 @@ _ARTICLE_LINK = re.compile(r"\[([^\[\]\n]+)\]\((?!https?://)[^)\s]+\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+_TAG = re.compile(r"<(/?)(b|a|code)\b[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,19 @@ class Rendered:
 def markdown_to_html(text: str) -> str:
     """The little markdown articles use (bold, code, links, headings) as Telegram HTML.
 
-    Everything is escaped first, so no user or article text can inject markup.
+    Everything is escaped first, so no user or article text can inject markup; markup
+    whose tags would cross is sent as plain text rather than refused by Telegram.
     """
+    out = format_markdown(text)
+    if not _well_nested(out):
+        # Bold and a link that cross (**a [b** c](url)): Telegram would refuse the whole
+        # message, so it goes without formatting; `kb check` reports the paragraph.
+        return html.escape(text.strip(), quote=False)
+    return out
+
+
+def format_markdown(text: str) -> str:
+    """`markdown_to_html` without the plain-text fallback: what `kb check` validates."""
     out = html.escape(text.strip(), quote=False)
     # Code spans first, set aside: nothing inside them is markup, and bold around them
     # must not interleave with their tags.
@@ -64,6 +76,18 @@ def markdown_to_html(text: str) -> str:
     out = _ARTICLE_LINK.sub(r"«\1»", out)
     out = _BOLD.sub(r"<b>\1</b>", out)
     return _PLACEHOLDER.sub(lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
+
+
+def _well_nested(rendered: str) -> bool:
+    """True when every tag the renderer wrote closes in the order it was opened."""
+    open_tags: list[str] = []
+    for match in _TAG.finditer(rendered):
+        closing, name = match.groups()
+        if not closing:
+            open_tags.append(name)
+        elif not open_tags or open_tags.pop() != name:
+            return False
+    return not open_tags
 
 
 def _pieces(block: str, limit: int) -> Iterator[str]:

@@ -44,7 +44,7 @@ def test_cli_config_is_read_wherever_it_is_given(
     assert code == 0
     # The near-duplicate check ran with the config's hashing encoder.
     assert "en/profile/delete.md and en/profile/remove.md are near-duplicates" in out[0]
-    assert out[-1] == "2 articles, 0 canned replies: 0 errors, 1 warning"
+    assert out[-1] == "2 articles served, 0 served without steps, 0 skipped"
 
 
 def test_cli_config_after_the_subcommand_overrides_the_one_before(

@@ -40,7 +40,10 @@ def test_kb_check_clean_knowledge_base_exits_0(
     write(kb, "canned_replies.yaml", "- {id: hi, title: Hi, lang: en, text: 'Hi {name}'}\n")
     code, out = check(kb, capsys)
     assert code == 0
-    assert out == ["1 articles, 1 canned replies: 0 errors, 0 warnings"]
+    assert out == [
+        "0 errors, 0 warnings; 1 canned reply",
+        "1 article served, 0 served without steps, 0 skipped",
+    ]
 
 
 def test_kb_check_warnings_only_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,7 +54,10 @@ def test_kb_check_warnings_only_exit_0(tmp_path: Path, capsys: pytest.CaptureFix
     assert out[0].startswith(f"{kb / 'en/a.md'}:3: warning: unknown front-matter key 'author'")
     assert out[0].endswith("[unknown-key]")
     assert out[1].startswith(f"{kb / 'en/a.md'}:7: warning: steps are numbered 2, 1")
-    assert out[-1] == "1 articles, 0 canned replies: 0 errors, 2 warnings"
+    assert out[-2:] == [
+        "0 errors, 2 warnings; 0 canned replies",
+        "1 article served, 0 served without steps, 0 skipped",
+    ]
 
 
 def test_kb_check_every_error_is_reported_sorted_and_exits_1(
@@ -62,12 +68,12 @@ def test_kb_check_every_error_is_reported_sorted_and_exits_1(
     write(kb, "en/b.md", "---\ntitle: B\nid: en/a\n---\nText.\n")  # duplicate id
     write(kb, "en/c.md", "---\ntags: [x]\n---\nText.\n")  # missing title
     write(kb, "en/d.md", "---\ntitle: D\n---\n\n")  # empty body
-    write(kb, "en/e.md", "---\ntitle: E\n---\nIntro.\n\n## Steps\n- one\n")  # bullets
+    write(kb, "en/e.md", "---\ntitle: E\n---\nIntro.\n\n## Steps\n- one\n")  # served, no steps
     write(kb, "en/f.md", "---\ntitle: F\n---\nSee [x](../gone.md).\n")  # broken link
     write(kb, "en/g.md", "---\ntitle: G\ntags: [a\n---\nText.\n")  # invalid YAML
     code, out = check(kb, capsys)
     assert code == 1
-    assert [line.split(": ", 1)[0] for line in out[:-1]] == [
+    assert [line.split(": ", 1)[0] for line in out[:-2]] == [
         f"{kb / 'en/b.md'}:3",
         f"{kb / 'en/c.md'}:1",
         f"{kb / 'en/d.md'}:4",
@@ -75,7 +81,7 @@ def test_kb_check_every_error_is_reported_sorted_and_exits_1(
         f"{kb / 'en/f.md'}:4",
         f"{kb / 'en/g.md'}:3",
     ]
-    assert [line.rsplit(" [", 1)[1] for line in out[:-1]] == [
+    assert [line.rsplit(" [", 1)[1] for line in out[:-2]] == [
         "duplicate-id]",
         "missing-title]",
         "empty-body]",
@@ -83,8 +89,11 @@ def test_kb_check_every_error_is_reported_sorted_and_exits_1(
         "broken-link]",
         "invalid-yaml]",
     ]
-    assert all(": error: " in line for line in out[:-1])
-    assert out[-1] == "2 articles, 0 canned replies: 6 errors, 0 warnings"
+    assert [": error: " in line for line in out[:-2]] == [True] * 3 + [False] + [True] * 2
+    assert out[-2:] == [
+        "5 errors, 1 warning; 0 canned replies",
+        "3 articles served, 1 served without steps, 4 skipped",
+    ]
 
 
 def test_kb_check_missing_directory_exits_2(
@@ -115,12 +124,15 @@ def test_kb_check_near_duplicates_with_the_configured_encoder(
     code = main(["--config", str(config), "kb", "check", str(kb), "--threshold", "0.9"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    [warning] = out[:-1]
+    [warning] = out[:-2]
     assert warning.startswith(f"{kb / 'en/profile/delete.md'}:1: warning: ")
     assert "en/profile/delete.md and en/profile/remove.md are near-duplicates" in warning
     assert "similarity 1.00" in warning
     assert "merge them" in warning
-    assert out[-1] == "3 articles, 0 canned replies: 0 errors, 1 warning"
+    assert out[-2:] == [
+        "0 errors, 1 warning; 0 canned replies",
+        "3 articles served, 0 served without steps, 0 skipped",
+    ]
 
 
 def make(article_id: str, title: str, lang: Lang, body: str = "") -> Article:
@@ -166,8 +178,9 @@ def test_kb_preview_shows_fields_and_each_step(
     assert "category:  payments" in out
     assert "  - карту отклонили" in out
     assert "Банк отклонил платёж." in out
-    assert "[step 1/2]\nОткройте **Настройки**." in out
-    assert "[step 2/2]\nПозвоните в банк." in out
+    # Rendered as the user sees it: the bot's step heading, no raw markdown.
+    assert "Шаг 1 из 2\n\nОткройте Настройки." in out
+    assert "Шаг 2 из 2\n\nПозвоните в банк." in out
 
 
 def test_kb_preview_shows_problems_and_exits_1(

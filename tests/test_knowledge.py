@@ -9,8 +9,9 @@ import pytest
 from supportbot.cli import main
 from supportbot.domain.errors import KnowledgeBaseError
 from supportbot.domain.models import Lang, Severity
+from supportbot.knowledge.canned import parse_canned_replies
 from supportbot.knowledge.loader import diff, load_knowledge_base
-from supportbot.knowledge.parser import parse_article, parse_canned_replies
+from supportbot.knowledge.parser import parse_article
 from supportbot.retrieval.duplicates import find_near_duplicates
 from supportbot.retrieval.embedders import HashingEmbedder
 
@@ -197,7 +198,7 @@ def test_kb_check_exit_codes_and_messages(
     assert main(["kb", "check", str(kb), "--no-embeddings"]) == 0  # warnings only
     out = capsys.readouterr().out
     assert f"{kb / 'en/ok.md'}:3: warning:" in out
-    assert "1 articles, 0 canned replies: 0 errors, 1 warning" in out
+    assert "1 article served, 0 served without steps, 0 skipped" in out
 
     write(kb, "en/bad.md", "---\ntags: [x]\n---\nText.")
     assert main(["kb", "check", str(kb), "--no-embeddings"]) == 1
@@ -224,4 +225,4 @@ def test_kb_preview_shows_each_step(
     assert main(["kb", "preview", str(path)]) == 0
     out = capsys.readouterr().out
     assert "id:        en/payments/card" in out
-    assert "[step 2/3]" in out
+    assert "Step 2 of 3" in out

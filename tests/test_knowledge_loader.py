@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,25 @@ def test_diff_reports_added_changed_and_removed(tmp_path: Path) -> None:
     assert diff(None, first).added == frozenset({"en/a", "en/b", "en/c"})
 
 
+async def until_reported(
+    changed: asyncio.Queue[set[Path]], name: str, touch: Callable[[], object]
+) -> set[str]:
+    """Every name reported until `name` is; `touch` writes it again while nothing comes.
+
+    watchfiles gives no sign that it is watching yet: writing until the change is seen
+    replaces a guessed settling time.
+    """
+    names: set[str] = set()
+    async with asyncio.timeout(30):
+        while name not in names:
+            touch()
+            try:
+                names |= {p.name for p in await asyncio.wait_for(changed.get(), 1)}
+            except TimeoutError:
+                continue
+    return names
+
+
 async def test_watch_knowledge_base_reports_a_written_file(tmp_path: Path) -> None:
     changed: asyncio.Queue[set[Path]] = asyncio.Queue()
 
@@ -206,17 +226,42 @@ async def test_watch_knowledge_base_reports_a_written_file(tmp_path: Path) -> No
     watcher = asyncio.create_task(
         watch_knowledge_base(tmp_path, on_change, debounce_ms=100, stop_event=stop)
     )
-    try:
-        await asyncio.sleep(0.3)  # let the watcher settle before the first write
+
+    def touch() -> None:
         write(tmp_path, "en/notes.txt", "ignored: not an article")
         write(tmp_path, "en/new.md", article("New"))
+
+    try:
         # The new folder counts too (a moved folder arrives as the folder alone), and may
         # come in a batch of its own before the file.
-        names: set[str] = set()
-        async with asyncio.timeout(5):
-            while "new.md" not in names:
-                names |= {p.name for p in await changed.get()}
+        names = await until_reported(changed, "new.md", touch)
         assert names - {"en"} == {"new.md"}
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=5)
+
+
+async def test_watch_knowledge_base_survives_a_looping_symlink(tmp_path: Path) -> None:
+    changed: asyncio.Queue[set[Path]] = asyncio.Queue()
+
+    async def on_change(paths: set[Path]) -> None:
+        await changed.put(paths)
+
+    write(tmp_path, "en/good.md", article("Good"))
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(
+        watch_knowledge_base(tmp_path, on_change, debounce_ms=100, stop_event=stop)
+    )
+    loop = tmp_path / "en/loop.md"
+
+    def touch() -> None:
+        loop.unlink(missing_ok=True)
+        loop.symlink_to(loop)  # resolving it raises RuntimeError
+        write(tmp_path, "en/new.md", article("New"))
+
+    try:
+        assert "new.md" in await until_reported(changed, "new.md", touch)
+        assert not watcher.done()
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=5)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from supportbot.domain.models import Lang, Problem, Severity
-from supportbot.knowledge.parser import find_links, parse_article, parse_canned_replies
+from supportbot.knowledge.canned import parse_canned_replies
+from supportbot.knowledge.markup import find_links
+from supportbot.knowledge.parser import parse_article
 
 GUIDE = """---
 title: Card payment declined
@@ -157,11 +159,12 @@ def test_parse_article_unknown_key_is_a_warning_listing_the_allowed_keys() -> No
     assert "id, title, category, tags, lang, questions" in problem.message
 
 
-def test_parse_article_tags_must_be_a_list() -> None:
+def test_parse_article_tags_must_be_a_list_and_are_ignored_until_then() -> None:
     article, problems = parse_article("---\ntitle: T\ntags: card\n---\nText.", "t.md")
-    assert article is None
+    assert article is not None  # a bad field never takes the article off the bot
+    assert article.tags == ()
     problem = only(problems)
-    assert (problem.code, problem.line) == ("bad-tags", 3)
+    assert (problem.code, problem.line, problem.severity) == ("bad-tags", 3, Severity.ERROR)
     assert "tags: [card, payment]" in problem.message
 
 
@@ -201,12 +204,18 @@ def test_parse_article_empty_body_is_an_error_on_the_first_body_line() -> None:
     assert (problem.code, problem.line, problem.severity) == ("empty-body", 4, Severity.ERROR)
 
 
-def test_parse_article_steps_bullet_list_is_an_error_on_the_heading_line() -> None:
+def test_parse_article_steps_bullet_list_is_served_as_plain_text_with_a_warning() -> None:
     text = "---\ntitle: T\n---\nIntro.\n\n## Steps\n- Open settings.\n- Tap Delete.\n"
     article, problems = parse_article(text, "s.md")
-    assert article is None
+    assert article is not None
+    assert article.steps == ()
+    assert article.body == "Intro.\n\n## Steps\n- Open settings.\n- Tap Delete."
     problem = only(problems)
-    assert (problem.code, problem.line) == ("steps-not-numbered", 6)
+    assert (problem.code, problem.line, problem.severity) == (
+        "steps-not-numbered",
+        6,
+        Severity.WARNING,
+    )
     assert "numbered list" in problem.message
     assert "found a bullet list" in problem.message
 

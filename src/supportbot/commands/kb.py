@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,15 @@ from typing import Any
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.models import Article, Problem, Severity
+from supportbot.knowledge.canned import parse_canned_replies
+from supportbot.knowledge.files import read_text
+from supportbot.knowledge.frontmatter import LANG_CODES
 from supportbot.knowledge.loader import CANNED_FILES, KnowledgeBase, load_knowledge_base
-from supportbot.knowledge.parser import LANG_CODES, parse_article, parse_canned_replies
+from supportbot.knowledge.markup import telegram_html_error
+from supportbot.knowledge.parser import parse_article
 from supportbot.retrieval.duplicates import find_near_duplicates
+
+_PARAGRAPHS = re.compile(r"\n\s*\n")
 
 
 def _similarity(text: str) -> float:
@@ -111,12 +118,56 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def markup_problems(kb: KnowledgeBase) -> list[Problem]:
+    """Errors for article text that Telegram would refuse once rendered as the bot sends it."""
+    problems: list[Problem] = []
+    for article in kb.articles.values():
+        read = read_text(kb.root / article.source, article.source)
+        problems += article_markup_problems(article, read.text or "")
+    return problems
+
+
+def article_markup_problems(article: Article, text: str) -> list[Problem]:
+    """Paragraphs of `article` (whose file holds `text`) that Telegram would refuse.
+
+    Each paragraph is rendered with the bot's own renderer and checked against Telegram's
+    HTML rules (known tags only, properly nested), so the line of the culprit is known.
+    """
+    from supportbot.telegram.render import format_markdown  # no aiogram: stays fast
+
+    problems: list[Problem] = []
+    blocks = [f"**{article.title}**", *_PARAGRAPHS.split(article.body)]
+    blocks += _PARAGRAPHS.split(article.guide_intro)
+    blocks += [step.text for step in article.steps]
+    blocks += _PARAGRAPHS.split(article.closing_note)
+    for block in blocks:
+        if not block.strip():
+            continue
+        reason = telegram_html_error(format_markdown(block))
+        if reason is None:
+            continue
+        at = text.find(block.strip().splitlines()[0])
+        problems.append(
+            Problem(
+                article.source,
+                text.count("\n", 0, at) + 1 if at >= 0 else 1,
+                Severity.ERROR,
+                "telegram-markup",
+                f"Telegram would refuse this paragraph ({reason}), so the bot sends it "
+                f'without formatting: "{block.strip()[:60]}"; make bold (**...**) and links '
+                "([text](url)) open and close in order, e.g. **a [b](url)** instead of "
+                "**a [b** c](url)",
+            )
+        )
+    return problems
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """Validate a knowledge base: exit 1 on errors, 0 with warnings only."""
+    """Validate a knowledge base: exit 1 when an article is skipped or something is broken."""
     settings = load_settings(args.config)
     root: Path = args.dir if args.dir is not None else settings.knowledge_base.dir
     kb = load_knowledge_base(root)
-    problems = list(kb.problems)
+    problems = list(kb.problems) + markup_problems(kb)
     if not args.no_embeddings:
         threshold = (
             args.threshold
@@ -132,12 +183,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{root}: error: no articles found: add markdown files with front matter")
         errors += 1
     warnings = sum(p.severity is Severity.WARNING for p in problems)
-    # "N articles" even for one: scripts and CI logs grep this line.
+    replies = len(kb.canned)
     print(
-        f"{len(kb.articles)} articles, {len(kb.canned)} canned replies: "
-        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}; "
+        f"{replies} canned {'reply' if replies == 1 else 'replies'}"
     )
-    return 1 if errors else 0
+    # The last line, which scripts and CI logs grep.
+    print(kb.report.summary())
+    return 1 if errors or kb.report.skipped else 0
 
 
 def _guess_root(path: Path, configured: Path) -> Path:
@@ -161,12 +214,51 @@ def _print_article(article: Article) -> None:
     print("questions:" if article.questions else "questions: (none)")
     for question in article.questions:
         print(f"  - {question}")
-    print("\n--- answer (first message) ---")
-    print(article.body or "(no text before the steps)")
+    for index, (text, buttons) in enumerate(rendered_messages(article), start=1):
+        print(f"\n--- message {index} ---")
+        print(text)
+        for row in buttons:
+            print("  " + "  ".join(f"[{label}]" for label in row))
+
+
+def rendered_messages(article: Article) -> list[tuple[str, list[list[str]]]]:
+    """The messages a user gets for this article, as the bot renders them, in terminal text.
+
+    The answer (with its buttons), then, for a guide, each step as "Show me step by step"
+    sends it and the question after the last step; each with its rows of button labels.
+    """
+    from supportbot.commands.chat import to_terminal
+    from supportbot.conversation.replies import Act, Action, Outgoing, Reply, Say
+    from supportbot.telegram.render import Renderer
+    from supportbot.telegram.texts import Texts
+
+    # The actions the conversation engine attaches to each of these messages.
+    answer = [Act.HELPED, Act.NOT_HELPED, Act.PERSON]
+    messages = [
+        Outgoing(
+            Say.ANSWER,
+            article=article,
+            actions=tuple(
+                Action(act, article.id) for act in ([Act.GUIDE] if article.steps else []) + answer
+            ),
+        )
+    ]
+    for step in article.steps:
+        step_acts = (Act.STEP_DONE, Act.STEP_FAILED, Act.PERSON)
+        actions = tuple(Action(act, article.id, step.number) for act in step_acts)
+        messages.append(Outgoing(Say.STEP, article=article, step=step, actions=actions))
     if article.steps:
-        print(f"\n--- {_plural(len(article.steps), 'step')}, one message each ---")
-        for step in article.steps:
-            print(f"\n[step {step.number}/{len(article.steps)}]\n{step.text}")
+        last = len(article.steps)
+        solved = (Act.SOLVED_YES, Act.SOLVED_NO)
+        actions = tuple(Action(act, article.id, last) for act in solved)
+        messages.append(Outgoing(Say.ASK_SOLVED, article=article, actions=actions))
+    reply = Reply(article.lang, conversation=1, messages=tuple(messages))
+    out: list[tuple[str, list[list[str]]]] = []
+    for message in Renderer(Texts.load()).render(reply):
+        rows = message.markup.inline_keyboard if message.markup is not None else []
+        labels = [[button.text for button in row] for row in rows]
+        out.append((to_terminal(message.text, color=False), labels))
+    return out
 
 
 def _print_problems(problems: Sequence[Problem], path: Path) -> None:
@@ -181,12 +273,11 @@ def run_preview(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise KnowledgeBaseError(f"File not found: {path}")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise KnowledgeBaseError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise KnowledgeBaseError(f"{path} is not UTF-8 text: save it as UTF-8") from exc
+    read = read_text(path, path.name)
+    if read.text is None:
+        reason = read.problem.message if read.problem is not None else "cannot read it"
+        raise KnowledgeBaseError(f"{path}: {reason}")
+    text = read.text
     root = (
         args.root
         if args.root is not None
@@ -206,6 +297,7 @@ def run_preview(args: argparse.Namespace) -> int:
         article, problems = parse_article(text, rel)
         if article is not None:
             _print_article(article)
+            problems += article_markup_problems(article, text)
         else:
             print(f"{rel}: not served: fix the errors below")
     _print_problems(problems, path)

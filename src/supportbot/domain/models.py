@@ -31,6 +31,8 @@ class Article:
 
     `source` is the file path relative to the knowledge base root; `body` is the markdown
     without front matter and without the steps section; `steps` is empty for plain articles.
+    A guide's `guide_intro` is the text between the steps heading and the first step (sent
+    before step 1); its `closing_note` is the text after the last step (sent after it).
     """
 
     id: str
@@ -43,6 +45,8 @@ class Article:
     steps: tuple[Step, ...] = ()
     source: str = ""
     links: tuple[str, ...] = ()
+    guide_intro: str = ""
+    closing_note: str = ""
 
     @property
     def has_steps(self) -> bool:

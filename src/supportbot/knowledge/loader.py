@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,14 +11,19 @@ from pathlib import Path, PurePosixPath
 
 from supportbot.domain.errors import KnowledgeBaseError
 from supportbot.domain.models import Article, CannedReply, Problem, Severity
-from supportbot.knowledge.parser import (
-    canned_entries,
-    find_links,
-    parse_article,
-    split_front_matter,
-)
+from supportbot.knowledge.canned import canned_entries
+from supportbot.knowledge.files import MAX_FILE_BYTES, FileText, read_text, walk
+from supportbot.knowledge.frontmatter import split_front_matter
+from supportbot.knowledge.markup import find_links
+from supportbot.knowledge.parser import parse_article
+from supportbot.knowledge.problems import SKIPPING_CODES, WITHOUT_STEPS_CODES
+from supportbot.knowledge.report import KnowledgeReport, SkippedFile
+
+logger = logging.getLogger(__name__)
 
 CANNED_FILES = ("canned_replies.yaml", "canned_replies.yml")
+# One file holds every canned reply: hundreds of them may pass an article's limit.
+MAX_CANNED_BYTES = 1024 * 1024
 _ID_LINE = re.compile(r"^id\s*:", re.MULTILINE)
 
 
@@ -37,6 +42,7 @@ class KnowledgeBase:
     problems: tuple[Problem, ...] = ()
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     canned_by_file: Mapping[str, tuple[CannedReply, ...]] = field(default_factory=dict)
+    report: KnowledgeReport = field(default_factory=KnowledgeReport)
 
     def errors(self) -> tuple[Problem, ...]:
         """Problems that make `kb check` fail."""
@@ -66,29 +72,6 @@ def is_skipped(rel: PurePosixPath) -> bool:
     return len(rel.parts) == 1 and rel.name.lower() == "readme.md"
 
 
-def _read(path: Path, rel: str) -> tuple[str | None, str, Problem | None]:
-    """(text, sha256, problem): the text is None when the file cannot be used."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return None, "", Problem(rel, 1, Severity.ERROR, "unreadable", f"cannot read: {reason}")
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        return raw.decode("utf-8-sig"), digest, None
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problem = Problem(
-            rel,
-            line,
-            Severity.ERROR,
-            "not-utf8",
-            f"the file is not UTF-8 text (bad byte 0x{raw[exc.start]:02x}): save it as UTF-8 "
-            "in your editor",
-        )
-        return None, digest, problem
-
-
 def _id_line(text: str | None, rel: str) -> int:
     """The line of the `id:` key in the front matter, where a duplicate id is best reported."""
     sections, _ = split_front_matter(text or "", rel)
@@ -111,16 +94,25 @@ class _Builder:
     canned_first: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    max_file_bytes: int = MAX_FILE_BYTES
+    without_steps: set[str] = field(default_factory=set)  # files served as plain articles
+    kept: dict[str, str] = field(default_factory=dict)  # file -> id kept at its last good
 
-    def add_article_file(self, path: Path, rel: str) -> None:
-        text, digest, problem = _read(path, rel)
-        self.fingerprints[rel] = digest
+    def add_article_file(self, path: Path, rel: str, refused: Problem | None = None) -> None:
+        """Parse one article file; `refused` says why it must not even be read."""
+        read = (
+            FileText(None, "", refused) if refused else read_text(path, rel, self.max_file_bytes)
+        )
+        text = read.text
+        self.fingerprints[rel] = read.fingerprint
         article: Article | None = None
-        if problem is not None:
-            self.problems.append(problem)
+        if read.problem is not None:
+            self.problems.append(read.problem)
         elif text is not None:
             article, found = parse_article(text, rel)
             self.problems.extend(found)
+            if article is not None and any(p.code in WITHOUT_STEPS_CODES for p in found):
+                self.without_steps.add(rel)
         fresh = article is not None
         if article is None:
             article = self._last_good_article(rel)
@@ -164,6 +156,7 @@ class _Builder:
             return None
         last_good = next((a for a in self.previous.articles.values() if a.source == rel), None)
         if last_good is not None:
+            self.kept[rel] = last_good.id
             self.problems.append(
                 Problem(
                     rel,
@@ -177,10 +170,11 @@ class _Builder:
         return last_good
 
     def add_canned_file(self, path: Path, rel: str) -> None:
-        text, digest, problem = _read(path, rel)
-        self.fingerprints[rel] = digest
-        if problem is not None or text is None:
-            self.problems.extend([problem] if problem else [])
+        read = read_text(path, rel, max(self.max_file_bytes, MAX_CANNED_BYTES))
+        text = read.text
+        self.fingerprints[rel] = read.fingerprint
+        if read.problem is not None or text is None:
+            self.problems.extend([read.problem] if read.problem else [])
             self._keep_last_good_canned(rel)
             return
         entries, found = canned_entries(text, rel)
@@ -261,6 +255,26 @@ class _Builder:
                 article, links=tuple(dict.fromkeys(resolved))
             )
 
+    def report(self) -> KnowledgeReport:
+        """What is served and what is not, by file."""
+        served = {a.source for a in self.articles.values()}
+        skipped: dict[str, SkippedFile] = {}
+        for found in self.problems:
+            if found.code in SKIPPING_CODES and found.severity is Severity.ERROR:
+                if found.path in served and found.path not in self.kept:
+                    continue  # the other file of a duplicate id: that one is reported
+                skipped.setdefault(
+                    found.path, SkippedFile(found.path, found.line, found.code, found.message)
+                )
+        return KnowledgeReport(
+            served=len(self.articles),
+            without_steps=tuple(sorted(self.without_steps & served)),
+            skipped=tuple(sorted(skipped.values(), key=lambda s: s.path)),
+            kept=tuple(sorted(self.kept)),
+            errors=sum(p.severity is Severity.ERROR for p in self.problems),
+            warnings=sum(p.severity is Severity.WARNING for p in self.problems),
+        )
+
     def build(self) -> KnowledgeBase:
         return KnowledgeBase(
             root=self.root,
@@ -271,14 +285,21 @@ class _Builder:
             ),
             fingerprints=dict(self.fingerprints),
             canned_by_file=dict(self.canned_by_file),
+            report=self.report(),
         )
 
 
-def load_knowledge_base(root: Path, previous: KnowledgeBase | None = None) -> KnowledgeBase:
+def load_knowledge_base(
+    root: Path,
+    previous: KnowledgeBase | None = None,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> KnowledgeBase:
     """Read every article and canned replies file under `root`.
 
     Blocking file I/O: call it through `asyncio.to_thread` from async code. A file that no
     longer parses keeps serving its last good version from `previous`, with a warning.
+    Files over `max_file_bytes` and links leading out of `root` are never read.
 
     Raises:
         KnowledgeBaseError: `root` does not exist or is not a directory.
@@ -293,17 +314,27 @@ def load_knowledge_base(root: Path, previous: KnowledgeBase | None = None) -> Kn
             f"Knowledge base path {root} is a file, not a directory: point it at the folder "
             "that holds the articles"
         )
-    builder = _Builder(root, previous)
-    for path in sorted(root.rglob("*")):
-        rel = PurePosixPath(path.relative_to(root).as_posix())
-        if is_skipped(rel) or not path.is_file():
+    builder = _Builder(root, previous, max_file_bytes=max_file_bytes)
+    for found in walk(root):
+        rel = found.rel
+        name = rel.name.lower()
+        wanted = name in CANNED_FILES or name.endswith(".md")
+        if is_skipped(rel) or not (wanted or found.problem is not None):
             continue
-        if path.name.lower() in CANNED_FILES:
-            builder.add_canned_file(path, rel.as_posix())
-        elif path.suffix.lower() == ".md":
-            builder.add_article_file(path, rel.as_posix())
+        if found.problem is not None and name in CANNED_FILES:
+            builder.problems.append(found.problem)
+        elif found.problem is not None:
+            builder.add_article_file(found.path, rel.as_posix(), found.problem)
+        elif name in CANNED_FILES:
+            builder.add_canned_file(found.path, rel.as_posix())
+        else:
+            builder.add_article_file(found.path, rel.as_posix())
     builder.resolve_links()
-    return builder.build()
+    kb = builder.build()
+    for skipped in kb.report.skipped:
+        logger.warning("Knowledge base: %s is not served: %s", skipped.path, skipped.reason)
+    logger.debug("Knowledge base %s: %s", root, kb.report.summary())
+    return kb
 
 
 def diff(old: KnowledgeBase | None, new: KnowledgeBase) -> KbDiff:

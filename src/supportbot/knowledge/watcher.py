@@ -30,7 +30,9 @@ def _filter_for(root: Path) -> Callable[[Change, str], bool]:
             return False
         try:
             rel = PurePosixPath(Path(path).resolve().relative_to(resolved).as_posix())
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):
+            # Outside the root, or a looping link (RuntimeError): judged by its name; the
+            # loader reports such links, and the watcher must never die of one.
             rel = PurePosixPath(Path(path).name)
         return not is_skipped(rel)
 

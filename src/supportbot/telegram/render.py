@@ -6,14 +6,15 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from aiogram.types import InlineKeyboardMarkup
+from typing import TYPE_CHECKING
 
 from supportbot.conversation.replies import Outgoing, Reply, Say
 from supportbot.domain.handoff import HandoffState, HandoffStatus
 from supportbot.domain.models import Article, Lang
-from supportbot.telegram.keyboards import keyboard
 from supportbot.telegram.texts import Texts
+
+if TYPE_CHECKING:  # `kb check` renders articles without loading aiogram
+    from aiogram.types import InlineKeyboardMarkup
 
 TELEGRAM_LIMIT = 4096
 # Room left for "(continued)" and the like; the budget is measured on the HTML source,
@@ -22,12 +23,15 @@ _BUDGET = TELEGRAM_LIMIT - 64
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+# Link texts hold no brackets: every match attempt stops at the next "[", so a line of
+# 200,000 "[" is scanned once, not once per bracket.
+_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^)\s]+)\)")
 # A link to another article ([text](en/account/reset-password)): the text stays, the id goes.
-_ARTICLE_LINK = re.compile(r"\[([^\]\n]+)\]\((?!https?://)[^)\s]+\)")
+_ARTICLE_LINK = re.compile(r"\[([^\[\]\n]+)\]\((?!https?://)[^)\s]+\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+_TAG = re.compile(r"<(/?)(b|a|code)\b[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +45,19 @@ class Rendered:
 def markdown_to_html(text: str) -> str:
     """The little markdown articles use (bold, code, links, headings) as Telegram HTML.
 
-    Everything is escaped first, so no user or article text can inject markup.
+    Everything is escaped first, so no user or article text can inject markup; markup
+    whose tags would cross is sent as plain text rather than refused by Telegram.
     """
+    out = format_markdown(text)
+    if not _well_nested(out):
+        # Bold and a link that cross (**a [b** c](url)): Telegram would refuse the whole
+        # message, so it goes without formatting; `kb check` reports the paragraph.
+        return html.escape(text.strip(), quote=False)
+    return out
+
+
+def format_markdown(text: str) -> str:
+    """`markdown_to_html` without the plain-text fallback: what `kb check` validates."""
     out = html.escape(text.strip(), quote=False)
     # Code spans first, set aside: nothing inside them is markup, and bold around them
     # must not interleave with their tags.
@@ -61,6 +76,18 @@ def markdown_to_html(text: str) -> str:
     out = _ARTICLE_LINK.sub(r"«\1»", out)
     out = _BOLD.sub(r"<b>\1</b>", out)
     return _PLACEHOLDER.sub(lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
+
+
+def _well_nested(rendered: str) -> bool:
+    """True when every tag the renderer wrote closes in the order it was opened."""
+    open_tags: list[str] = []
+    for match in _TAG.finditer(rendered):
+        closing, name = match.groups()
+        if not closing:
+            open_tags.append(name)
+        elif not open_tags or open_tags.pop() != name:
+            return False
+    return not open_tags
 
 
 def _pieces(block: str, limit: int) -> Iterator[str]:
@@ -107,11 +134,31 @@ def split_html(blocks: list[str], limit: int = _BUDGET) -> list[str]:
 
 
 def article_blocks(article: Article, *, inline_steps: bool) -> list[str]:
-    """An article as markdown paragraphs: bold title, body, and (optionally) its steps."""
+    """An article as markdown paragraphs: bold title, body, and (optionally) its guide."""
     blocks = [f"**{article.title}**", *_PARAGRAPHS.split(article.body.strip())]
-    if inline_steps:
+    if inline_steps and article.steps:
+        blocks += _PARAGRAPHS.split(article.guide_intro)
         blocks += [f"{step.number}. {step.text}" for step in article.steps]
+        blocks += _PARAGRAPHS.split(article.closing_note)
     return [b for b in blocks if b.strip()]
+
+
+def step_messages(article: Article, number: int, head: str, limit: int = _BUDGET) -> list[str]:
+    """One step of a guide as HTML messages; `head` is its "Step N of M" line (HTML).
+
+    The guide's introduction comes before step 1, its closing note after the last step.
+    """
+    blocks = _PARAGRAPHS.split(article.steps[number - 1].text)
+    if number == len(article.steps):
+        blocks += _PARAGRAPHS.split(article.closing_note)
+    parts = split_html([b for b in blocks if b.strip()], limit - len(head)) or [""]
+    parts[0] = f"{head}\n\n{parts[0]}"
+    if number == 1 and article.guide_intro.strip():
+        intro = split_html(_PARAGRAPHS.split(article.guide_intro), limit)
+        if len(intro[-1]) + len(parts[0]) + 2 <= limit:
+            parts[0] = f"{intro.pop()}\n\n{parts[0]}"
+        parts = intro + parts
+    return parts
 
 
 class Renderer:
@@ -122,6 +169,8 @@ class Renderer:
 
     def render(self, reply: Reply, *, name: str = "") -> list[Rendered]:
         """Every message of a reply, in order."""
+        from supportbot.telegram.keyboards import keyboard  # aiogram: only when a bot renders
+
         out: list[Rendered] = []
         for message in reply.messages:
             markup = keyboard(message.actions, reply.conversation, reply.lang, self.texts)
@@ -147,8 +196,7 @@ class Renderer:
                 head = t.message(
                     lang, "step", number=message.step.number, total=len(article.steps)
                 )
-                parts = split_html(_PARAGRAPHS.split(message.step.text), _BUDGET - len(head))
-                return [f"{head}\n\n{parts[0]}", *parts[1:]]
+                return step_messages(article, message.step.number, head)
             case Say.HANDOFF:
                 return [self._handoff(lang, message.status)]
             case Say.WAITING_OFFER if article is not None:

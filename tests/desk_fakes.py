@@ -10,8 +10,9 @@ from typing import Any
 
 from supportbot.desk.hours import WorkingHours
 from supportbot.desk.models import Message, Notice, Place, Ticket
+from supportbot.desk.params import DeskParams
 from supportbot.desk.ports import StaffUnavailableError, TopicLostError
-from supportbot.desk.service import DeskParams, DeskService
+from supportbot.desk.service import DeskService
 from supportbot.domain.events import HandoffReason
 from supportbot.domain.handoff import Author, HandoffRequest, TranscriptEntry, UserProfile
 from supportbot.domain.models import Article, CannedReply, Lang

@@ -9,9 +9,10 @@ import pytest
 
 from conftest import make_articles
 from desk_fakes import CATEGORIES, T0, Desk, make_desk, request
+from supportbot.desk.errors import DeskRefusal
 from supportbot.desk.hours import WorkingHours
-from supportbot.desk.models import ClosedBy, Notice, TicketStatus, short_key
-from supportbot.desk.service import DeskParams, DeskRefusal, Relay
+from supportbot.desk.models import ClosedBy, Notice, Relay, TicketStatus, short_key
+from supportbot.desk.params import DeskParams
 from supportbot.domain.events import EventKind
 from supportbot.domain.handoff import HandoffState
 from supportbot.domain.models import Lang
@@ -127,7 +128,7 @@ async def test_desk_auto_assigns_to_the_least_loaded_online_operator() -> None:
     desk = await make_desk(make_articles(), params=_auto(capacity=3))
     await desk.service.set_online(77, "Olga", True)
     await desk.service.set_online(78, "Pavel", True)
-    await desk.service.take_ban_notice(0)  # no-op
+    await desk.service.bans.take_notice(0)  # no-op
     states = [(await desk.service.hand_off(request(u))).state for u in (1, 2, 3)]
     assert states == [HandoffState.ASSIGNED] * 3
     owners = [(await desk.service.get(i)).operator_id for i in (1, 2, 3)]  # type: ignore[union-attr]
@@ -309,13 +310,13 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    await desk.service.answer_fcr(1, 1, True)
+    await desk.service.feedback.answer_fcr(1, 1, True)
     assert desk.notifier.to_users(Notice.ASK_RATING)
-    await desk.service.rate(1, 1, 5)
-    assert desk.service.awaits_comment(1)
-    assert await desk.service.add_comment(1, "quick and kind")
-    assert not desk.service.awaits_comment(1)
-    assert not await desk.service.add_comment(1, "again")
+    await desk.service.feedback.rate(1, 1, 5)
+    assert desk.service.feedback.awaits_comment(1)
+    assert await desk.service.feedback.add_comment(1, "quick and kind")
+    assert not desk.service.feedback.awaits_comment(1)
+    assert not await desk.service.feedback.add_comment(1, "again")
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert (ticket.solved, ticket.rating, ticket.comment) == (True, 5, "quick and kind")
@@ -330,7 +331,7 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
         (EventKind.RATING, {"score": 5, "comment": "quick and kind"}),
     ]
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 2, 4)  # not their ticket
+        await desk.service.feedback.rate(1, 2, 4)  # not their ticket
 
 
 async def test_desk_user_closes_with_my_problem_is_solved(desk: Desk) -> None:
@@ -439,7 +440,7 @@ async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None
 async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.ban(1, by=77)
-    assert desk.service.is_banned(1)
+    assert desk.service.bans.is_banned(1)
     assert await desk.service.open_ticket_id(1) is None
     staff_before = len([s for s in desk.notifier.sent if s.method != "to_user"])
     for _ in range(2):
@@ -447,8 +448,8 @@ async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk)
         assert status.state is HandoffState.UNAVAILABLE
     assert len(desk.notifier.to_users(Notice.BANNED)) == 1
     assert len([s for s in desk.notifier.sent if s.method != "to_user"]) == staff_before
-    assert await desk.service.unban(1)
-    assert not await desk.service.unban(1)
+    assert await desk.service.bans.lift(1)
+    assert not await desk.service.bans.lift(1)
     assert (await desk.service.hand_off(request(1))).state is HandoffState.QUEUED
 
 
@@ -469,7 +470,7 @@ async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -
 
 async def test_desk_canned_search_and_send_fills_placeholders(desk: Desk) -> None:
     await desk.service.hand_off(request(1, name="Ivan"))
-    found = desk.service.search_canned("greet", Lang.EN)
+    found = desk.service.assist.search_canned("greet", Lang.EN)
     assert [r.id for r in found] == ["greeting-en"]
     await desk.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
     assert desk.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! This is Support."}
@@ -566,14 +567,14 @@ async def test_desk_second_tap_on_fcr_or_rating_is_refused(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    await desk.service.answer_fcr(1, 1, True)
+    await desk.service.feedback.answer_fcr(1, 1, True)
     with pytest.raises(DeskRefusal):
-        await desk.service.answer_fcr(1, 1, False)
-    await desk.service.rate(1, 1, 5)
+        await desk.service.feedback.answer_fcr(1, 1, False)
+    await desk.service.feedback.rate(1, 1, 5)
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 1, 1)
+        await desk.service.feedback.rate(1, 1, 1)
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 1, 9)
+        await desk.service.feedback.rate(1, 1, 9)
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert (ticket.solved, ticket.rating) == (True, 5)

@@ -376,7 +376,7 @@ async def test_staff_members_unknown_command_is_not_a_refusal(bot: DeskHarness) 
 
 
 async def test_staff_texts_exist_in_both_languages() -> None:
-    from supportbot.desk.service import REFUSALS
+    from supportbot.desk.errors import REFUSALS
     from supportbot.domain.models import Lang
     from supportbot.telegram.staff_texts import StaffTexts
 

@@ -20,8 +20,9 @@ from supportbot.conversation.handoff import RecordingHandoff
 from supportbot.conversation.ports import ConversationRepository, QueueProbe
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.desk.hours import WorkingHours
+from supportbot.desk.params import DeskParams
 from supportbot.desk.ports import ArticleSource
-from supportbot.desk.service import DeskParams, DeskService
+from supportbot.desk.service import DeskService
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.handoff import HandoffPort
 from supportbot.domain.models import Lang

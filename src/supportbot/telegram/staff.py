@@ -25,8 +25,10 @@ from aiogram.types import (
 
 from supportbot.conversation.engine import Conversation
 from supportbot.conversation.replies import UserInfo
-from supportbot.desk.models import Ticket, short_key
-from supportbot.desk.service import DeskRefusal, DeskService, OperatorLoad, QueueInfo, Relay
+from supportbot.desk.errors import DeskRefusal
+from supportbot.desk.models import Relay, Ticket, short_key
+from supportbot.desk.queue import OperatorLoad, QueueInfo
+from supportbot.desk.service import DeskService
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.telegram.staff_desk import (
     DeskData,
@@ -109,7 +111,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
         if ticket is None:
             await message.reply(staff_texts.staff("canned_where"))
             return
-        found = desk.search_canned(words, ticket.lang)
+        found = desk.assist.search_canned(words, ticket.lang)
         if not found:
             await message.reply(staff_texts.staff("canned_none", words=words))
             return
@@ -147,7 +149,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
         if command.command == "ban":
             await desk.ban(user_id, by=_sender(message).id)
             await message.reply(staff_texts.staff("banned", user_id=user_id))
-        elif await desk.unban(user_id):
+        elif await desk.bans.lift(user_id):
             await message.reply(staff_texts.staff("unbanned", user_id=user_id))
         else:
             await message.reply(staff_texts.staff("not_banned", user_id=user_id))
@@ -282,7 +284,7 @@ class BannedUser(Filter):
 
     async def __call__(self, event: Message | CallbackQuery, desk: DeskService) -> bool:
         user = event.from_user
-        return user is not None and desk.is_banned(user.id)
+        return user is not None and desk.bans.is_banned(user.id)
 
 
 class AwaitingComment(Filter):
@@ -291,7 +293,9 @@ class AwaitingComment(Filter):
     async def __call__(self, message: Message, desk: DeskService) -> bool:
         user = message.from_user
         text = message.text or ""
-        return user is not None and not text.startswith("/") and desk.awaits_comment(user.id)
+        return (
+            user is not None and not text.startswith("/") and desk.feedback.awaits_comment(user.id)
+        )
 
 
 class HasOpenTicket(Filter):
@@ -315,7 +319,7 @@ def get_desk_user_router() -> Router:
     ) -> None:
         """A banned user: one polite notice, then silence; nothing reaches the staff."""
         user = _sender(message)
-        if await desk.take_ban_notice(user.id):
+        if await desk.bans.take_notice(user.id):
             lang = await conversation.language(UserInfo(user.id, language_code=user.language_code))
             await message.answer(staff_texts.user(lang, "banned"))
 
@@ -332,7 +336,7 @@ def get_desk_user_router() -> Router:
     @router.message(F.text, AwaitingComment())
     async def on_comment(message: Message, desk: DeskService) -> None:
         """The comment after a rating."""
-        await desk.add_comment(_sender(message).id, message.text or "")
+        await desk.feedback.add_comment(_sender(message).id, message.text or "")
 
     @router.edited_message()
     async def on_user_edit(
@@ -367,9 +371,9 @@ def get_desk_user_router() -> Router:
             if callback_data.a == "s":
                 await desk.close_by_user(user_id)
             elif callback_data.a == "f":
-                await desk.answer_fcr(callback_data.t, user_id, bool(callback_data.v))
+                await desk.feedback.answer_fcr(callback_data.t, user_id, bool(callback_data.v))
             elif callback_data.a == "r":
-                await desk.rate(callback_data.t, user_id, callback_data.v)
+                await desk.feedback.rate(callback_data.t, user_id, callback_data.v)
             else:
                 raise StaleCallbackError("unknown desk button")
         except DeskRefusal as refusal:

@@ -38,10 +38,13 @@ from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
 from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
 from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
+from supportbot.telegram.cards import StaffCards
+from supportbot.telegram.desk_user import get_desk_user_router
+from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
-from supportbot.telegram.staff import get_desk_user_router, get_group_router, get_staff_router
-from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
+from supportbot.telegram.staff import get_group_router, get_staff_router
+from supportbot.telegram.staff_desk import DeskRelay, TelegramStaffDesk
 from supportbot.telegram.staff_texts import StaffTexts
 from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
 from supportbot.telegram.texts import Texts
@@ -326,7 +329,7 @@ async def build_desk(
     desk = settings.desk
     texts = StaffTexts.load(desk.language)
     staff = TelegramStaffDesk(
-        bot, chat_id, texts, knowledge, per_minute=desk.staff_messages_per_minute
+        bot, chat_id, StaffCards(texts, knowledge), per_minute=desk.staff_messages_per_minute
     )
     service = DeskService(
         tickets=SqliteTicketRepository(db),
@@ -340,7 +343,6 @@ async def build_desk(
         refusals=texts.refusals(),
         arms=experiments.arms,
     )
-    staff.names = service.operator_name
     await service.start()
     return Desk(service, staff, texts, StaffMembership(chat_id))
 

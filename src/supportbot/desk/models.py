@@ -54,6 +54,7 @@ class Ticket:
     suggested_category: str | None = None
     previous_id: int | None = None
     operator_id: int | None = None
+    operator_name: str | None = None  # as it was when they got the ticket (for its card)
     assigned_at: datetime | None = None
     topic_id: int | None = None
     card_message_id: int | None = None
@@ -88,12 +89,13 @@ class Ticket:
     # --- transitions: each returns the ticket after it; the caller saves it expecting
     # the status it had before (`status`), so two concurrent transitions cannot both win.
 
-    def assign(self, operator_id: int, now: datetime) -> Ticket:
+    def assign(self, operator_id: int, operator_name: str, now: datetime) -> Ticket:
         """Taken by (or given to) an operator; a transfer keeps the first assignment time."""
         return replace(
             self,
             status=TicketStatus.ASSIGNED,
             operator_id=operator_id,
+            operator_name=operator_name,
             assigned_at=self.assigned_at or now,
             notified_position=None,
             notified_wait_s=None,
@@ -106,6 +108,7 @@ class Ticket:
             self,
             status=TicketStatus.QUEUED,
             operator_id=None,
+            operator_name=None,
             queued_at=now,
             notified_position=None,
             notified_wait_s=None,
@@ -144,6 +147,7 @@ class Ticket:
             status=TicketStatus.QUEUED,
             queued_at=now,
             operator_id=None,
+            operator_name=None,
             closed_at=None,
             closed_by=None,
             solved=None,

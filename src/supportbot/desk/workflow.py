@@ -144,7 +144,7 @@ class Workflow:
         *,
         tell: bool = True,
     ) -> Ticket | None:
-        taken = ticket.assign(operator.id, now)
+        taken = ticket.assign(operator.id, operator.name, now)
         if not await self._tickets.save(taken, expect=Status.QUEUED):
             return None
         operator = replace(operator, last_assigned_at=now)
@@ -199,7 +199,7 @@ class Workflow:
             changes.effects.append(self._send.to_staff(ticket.id, notice))
             await self.queue_notices(now, changes)
             return assigned
-        moved = await self.commit(ticket, ticket.assign(target_id, now))
+        moved = await self.commit(ticket, ticket.assign(target_id, target.name, now))
         changes.events.append(
             self._journal.event(EventKind.TAKEN, moved, now, transfer=True, operator=target.name)
         )

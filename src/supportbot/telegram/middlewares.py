@@ -21,6 +21,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message, TelegramObject
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from supportbot.conversation.engine import Conversation
 from supportbot.conversation.replies import UserInfo
@@ -228,3 +229,21 @@ class TelegramLimits(BaseRequestMiddleware):
                     logger.info("user %d blocked the bot", chat_id)
                     await self.on_blocked(chat_id)
                 raise
+
+
+class ErrorsAnsweredByErrorRouter(BaseMiddleware):
+    """A press that fails is answered by the error router (with the desk's refusal, or
+    "out of date"), so `CallbackAnswerMiddleware` must not answer it first."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception:
+            answer: CallbackAnswer = data["callback_answer"]
+            answer.disabled = True
+            raise

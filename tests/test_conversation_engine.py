@@ -11,7 +11,7 @@ from supportbot.conversation.replies import Act, Press, Say, UserInfo, article_k
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.domain.events import EventKind, HandoffReason
-from supportbot.domain.handoff import HandoffState
+from supportbot.domain.handoff import HandoffState, OpenTicket, UserMessage
 from supportbot.domain.models import Lang
 
 EN = UserInfo(1, "Ann", language_code="en")
@@ -138,12 +138,12 @@ async def test_engine_queued_user_who_waits_keeps_the_ticket() -> None:
     await conversation.ask_person(EN)
     assert handoff.requests[0].reason is HandoffReason.USER_ASKED
     offer = await conversation.handle_text(EN, "my card was declined")
-    assert offer.relay_ticket == 1
+    assert [f.ticket_id for f in handoff.forwarded] == [1]  # the operator sees it too
     assert offer.messages[0].say is Say.WAITING_OFFER
     key = article_key("en/payments/card-declined")
     kept = await conversation.press(EN, Press(Act.KEEP_WAITING, offer.conversation, key))
     assert [m.say for m in kept.messages] == [Say.KEEP_WAITING]
-    assert await handoff.open_ticket_id(1) == 1
+    assert (await handoff.open_ticket(1)) == OpenTicket(1, waiting=True)
     handoff.close(1)  # the operator closed it: the next message starts afresh
     fresh = await conversation.handle_text(EN, "forgot my password")
     assert fresh.conversation == offer.conversation + 1
@@ -236,3 +236,14 @@ async def test_engine_a_photo_mid_guide_keeps_the_place() -> None:
     await conversation.press(EN, Press(Act.GUIDE, answer.conversation, key))
     reply = await conversation.handle_media(EN, None)
     assert [m.say for m in reply.messages] == [Say.DESCRIBE_IN_WORDS, Say.GUIDE_RESUME]
+
+
+async def test_engine_asks_the_ticket_whether_a_person_has_the_user() -> None:
+    conversation, handoff, _ = make_conversation()
+    await conversation.ask_person(EN)
+    handoff.assign(1)  # an operator took it: the ticket alone says so
+    reply = await conversation.handle_text(EN, "my card was declined", [77])
+    assert reply.messages == ()  # no "while you wait" offer, no "added to your request"
+    (forwarded,) = handoff.forwarded
+    assert forwarded.message == UserMessage((77,), "my card was declined")
+    assert "en/payments/card-declined" in forwarded.suggestions

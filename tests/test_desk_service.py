@@ -14,7 +14,7 @@ from supportbot.desk.hours import WorkingHours
 from supportbot.desk.models import ClosedBy, Notice, Relay, TicketStatus, short_key
 from supportbot.desk.params import DeskParams
 from supportbot.domain.events import EventKind
-from supportbot.domain.handoff import HandoffState
+from supportbot.domain.handoff import HandoffState, OpenTicket, UserMessage
 from supportbot.domain.models import Lang
 
 CARD = "en/payments/card-declined"
@@ -63,8 +63,8 @@ async def test_desk_second_handoff_of_the_same_user_is_already_open(desk: Desk) 
     again = await desk.service.hand_off(request(1))
     assert again.state is HandoffState.ALREADY_OPEN
     assert again.ticket_id == 1
-    assert await desk.service.open_ticket_id(1) == 1
-    assert await desk.service.open_ticket_id(2) is None
+    assert (await desk.service.open_ticket(1)) == OpenTicket(1, waiting=True)
+    assert await desk.service.open_ticket(2) is None
 
 
 async def test_desk_without_a_staff_group_is_unavailable() -> None:
@@ -80,7 +80,7 @@ async def test_desk_take_assigns_and_tells_the_user(desk: Desk) -> None:
     ticket = await desk.service.take(1, 77, "Olga")
     assert ticket.status is TicketStatus.ASSIGNED
     assert ticket.operator_id == 77
-    assert not await desk.service.is_waiting(1)
+    assert await desk.service.open_ticket(1) == OpenTicket(1, waiting=False)
     (assigned,) = desk.notifier.to_users(Notice.ASSIGNED)
     assert assigned.params == {"operator": "", "ticket_id": 1}  # names hidden by default
     (taken,) = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
@@ -204,7 +204,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     await desk.service.hand_off(request(1))
     ticket = await desk.service.get(1)
     assert ticket is not None
-    assert await desk.service.relay_from_user(1, [11], "hello?")
+    assert await desk.service.forward(1, UserMessage((11,), "hello?"), ())
     desk.clock.advance(120)
     relayed = await desk.service.relay_from_operator(
         operator_id=77,
@@ -214,7 +214,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
         reply_to=None,
     )
     assert relayed is Relay.RELAYED  # and it took the queued ticket
-    await desk.service.relay_from_user(1, [12], "still there?")
+    await desk.service.forward(1, UserMessage((12,), "still there?"), ())
     desk.clock.advance(30)
     await desk.service.relay_from_operator(
         operator_id=77,
@@ -349,7 +349,7 @@ async def test_desk_user_closes_with_my_problem_is_solved(desk: Desk) -> None:
 async def test_desk_cancel_by_user_when_an_article_solved_it(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.cancel_by_user(1, solved=True)
-    assert await desk.service.open_ticket_id(1) is None
+    assert await desk.service.open_ticket(1) is None
     (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
     assert event.data["solved_by_bot"] is True
     assert desk.notifier.to_users(Notice.ASK_RATING) == []
@@ -400,7 +400,7 @@ async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    assert await desk.service.relay_from_user(1, [42], "wait, one more thing")
+    assert await desk.service.forward(1, UserMessage((42,), "wait, one more thing"), ())
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.is_open
@@ -410,7 +410,7 @@ async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
 async def test_desk_lost_topic_is_recreated_and_the_message_delivered(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     desk.notifier.lost.add(1)
-    await desk.service.relay_from_user(1, [42], "hello")
+    await desk.service.forward(1, UserMessage((42,), "hello"), ())
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.topic_id == 102  # a new topic
@@ -423,7 +423,7 @@ async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None
     desk.notifier.unavailable = True
     status = await desk.service.hand_off(request(1))
     assert status.state is HandoffState.QUEUED
-    await desk.service.relay_from_user(1, [42], "hello")
+    await desk.service.forward(1, UserMessage((42,), "hello"), ())
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.card_message_id is None
@@ -441,7 +441,7 @@ async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk)
     await desk.service.hand_off(request(1))
     await desk.service.ban(1, by=77)
     assert desk.service.bans.is_banned(1)
-    assert await desk.service.open_ticket_id(1) is None
+    assert await desk.service.open_ticket(1) is None
     staff_before = len([s for s in desk.notifier.sent if s.method != "to_user"])
     for _ in range(2):
         status = await desk.service.hand_off(request(1))
@@ -455,8 +455,7 @@ async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk)
 
 async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
-    await desk.service.note_suggestions(1, [CARD])
-    await desk.service.relay_from_user(1, [42], "hello, any refund news?")
+    await desk.service.forward(1, UserMessage((42,), "hello, any refund news?"), [CARD])
     (assist,) = desk.notifier.of("post_assist")
     assert assist.params["articles"] == [CARD]
     assert "refund-en" in assist.params["canned"]
@@ -511,7 +510,7 @@ async def test_desk_slow_staff_group_gets_one_card_per_ticket_and_the_user_a_rep
     # The users were answered although no card could be posted yet.
     assert [s.queue_position for s in statuses] == [1, 2, 3]
     ticking = asyncio.create_task(desk.service.tick())  # must not post second cards
-    relaying = asyncio.create_task(desk.service.relay_from_user(1, [11], "hello?"))
+    relaying = asyncio.create_task(desk.service.forward(1, UserMessage((11,), "hello?"), ()))
     await asyncio.sleep(0.05)
     notifier.gate.set()  # type: ignore[union-attr]
     await asyncio.gather(ticking, relaying)

@@ -166,15 +166,17 @@ async def test_bot_offers_an_article_while_the_user_waits(bot: BotHarness) -> No
     (done,) = await bot.press(USER, offer, "This solved it")
     assert done.text == "Glad I could help! Write again any time."
     assert [(c.user_id, c.solved) for c in bot.handoff.cancellations] == [(USER, True)]
-    assert await bot.handoff.open_ticket_id(USER) is None
+    assert await bot.handoff.open_ticket(USER) is None
 
 
 async def test_bot_notes_matches_for_the_operator_while_waiting(bot: BotHarness) -> None:
     await bot.say(USER, "/operator", language_code="en")
     (noted,) = await bot.say(USER, "something about my account", language_code="en")
     assert noted.text == "Added to your request: the operator will see it."
-    assert bot.handoff.notes[0][0] == USER
-    assert "en/profile/delete" in bot.handoff.notes[0][1]
+    (forwarded,) = bot.handoff.forwarded
+    assert forwarded.message.text == "something about my account"
+    assert forwarded.message.message_ids  # the operator gets the user's own message
+    assert "en/profile/delete" in forwarded.suggestions
 
 
 async def test_bot_splits_a_long_article_under_the_limit(bot: BotHarness) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fakes import TOKEN, ScriptedSuggester, running_bot, sqlite_repository
 from faketg import FakeTelegram
 from supportbot.conversation.engine import Conversation
-from supportbot.conversation.handoff import RecordingHandoff
+from supportbot.conversation.handoff import NoStaffHandoff
 from supportbot.domain.models import Decision, Lang
 from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
 from supportbot.storage.conversations import InMemoryConversationRepository
@@ -182,7 +182,7 @@ async def test_bot_webhook_checks_the_secret_and_answers(
     conversation = Conversation(
         suggester=ScriptedSuggester(),
         repository=InMemoryConversationRepository(),
-        handoff=RecordingHandoff(),
+        handoff=NoStaffHandoff(),
         events=InMemoryEventLog(),
         intents=FuzzyIntentMatcher(),
         duplicates=FuzzyDuplicateDetector(),

@@ -10,6 +10,7 @@ import pytest
 from desk_harness import OLGA, PAVEL, STAFF, DeskHarness, running_desk
 from fakes import TOKEN
 from faketg import FakeTelegram
+from supportbot.domain.handoff import OpenTicket
 
 USER = 1001
 HANDOFF_TEXT = "qwzx blorf teapot"  # nothing matches: the bot hands off
@@ -160,7 +161,7 @@ async def test_staff_user_presses_my_problem_is_solved(bot: DeskHarness) -> None
     await _take(bot, OLGA)
     joined = bot.tg.sent_to(USER)[-1]
     await bot.press(USER, joined.callback_data[0], joined.message_id)
-    assert await bot.desk.open_ticket_id(USER) is None
+    assert await bot.desk.open_ticket(USER) is None
     assert _labels(bot.tg.sent_to(USER)[-1]) == ["1", "2", "3", "4", "5"]
 
 
@@ -251,7 +252,7 @@ async def test_staff_restart_keeps_open_tickets(tg: FakeTelegram, tmp_path: Path
         await _take(bot, OLGA)
         (thread,) = bot.tg.topics(STAFF)
     async with running_desk(tg, path=path, add_chat=False) as bot:
-        assert await bot.desk.open_ticket_id(USER) == 1
+        assert (await bot.desk.open_ticket(USER)) == OpenTicket(1, waiting=False)
         await bot.say(USER, "are you there after the restart?")
         relayed = [m for m in bot.staff_messages(thread) if m.method == "copyMessage"]
         assert relayed[-1].text == "are you there after the restart?"
@@ -322,7 +323,7 @@ async def test_staff_group_unreachable_keeps_the_ticket_until_it_is_back(
     assert "number 1 in the queue" in (reply.text or "")  # the user is not turned away
     await bot.say(USER, "it is urgent, my money is stuck")
     assert bot.tg.topics(STAFF) == {}
-    assert await bot.desk.open_ticket_id(USER) == 1
+    assert (await bot.desk.open_ticket(USER)) == OpenTicket(1, waiting=True)
 
     bot.tg.clear_faults()  # the bot is back in the group
     await bot.desk.tick()

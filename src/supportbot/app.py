@@ -16,8 +16,8 @@ from aiogram import Bot, Dispatcher, Router
 from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
 from supportbot.conversation.engine import Conversation, EngineParams
-from supportbot.conversation.handoff import RecordingHandoff
-from supportbot.conversation.ports import ConversationRepository, QueueProbe
+from supportbot.conversation.handoff import NoStaffHandoff
+from supportbot.conversation.ports import ConversationRepository
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.desk.hours import WorkingHours
 from supportbot.desk.params import DeskParams
@@ -44,7 +44,7 @@ from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
 from supportbot.telegram.staff import get_group_router, get_staff_router
-from supportbot.telegram.staff_desk import DeskRelay, TelegramStaffDesk
+from supportbot.telegram.staff_desk import TelegramStaffDesk
 from supportbot.telegram.staff_texts import StaffTexts
 from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
 from supportbot.telegram.texts import Texts
@@ -264,7 +264,6 @@ def build_conversation(
     repository: ConversationRepository,
     handoff: HandoffPort,
     events: EventLog,
-    queue: QueueProbe | None = None,
     experiments: ConfiguredExperiments | None = None,
 ) -> Conversation:
     """The conversation engine over the given ports, with the configured knobs."""
@@ -278,7 +277,6 @@ def build_conversation(
         intents=FuzzyIntentMatcher(),
         duplicates=FuzzyDuplicateDetector(),
         experiments=experiments or ConfiguredExperiments(settings.experiments),
-        queue=queue,
         params=EngineParams(
             default_lang=Lang(settings.telegram.default_language),
             duplicate_window_s=settings.telegram.duplicate_window_s,
@@ -369,8 +367,7 @@ async def build_bot_app(
 ) -> BotApp:
     """The Telegram bot over the suggester, with the desk when a staff group is configured.
 
-    Without a staff group, handoffs are recorded by `RecordingHandoff` and users are told
-    that no operator is available right now.
+    Without a staff group, `NoStaffHandoff` tells users that no operator is available.
     """
     token = settings.telegram.token
     if token is None:
@@ -391,8 +388,7 @@ async def build_bot_app(
         settings,
         suggester=suggester,
         repository=repository,
-        handoff=desk.service if desk is not None else RecordingHandoff(),
-        queue=desk.service if desk is not None else None,
+        handoff=desk.service if desk is not None else NoStaffHandoff(),
         events=events,
         experiments=experiments,
     )
@@ -409,7 +405,6 @@ async def build_bot_app(
         conversation=conversation,
         texts=texts,
         flood=FloodControl(flood.messages, flood.per_seconds),
-        relay=DeskRelay(desk.service) if desk is not None else None,
         extra_routers=routers,
         in_flight=in_flight,
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from supportbot.config import load_settings
 from supportbot.conversation.engine import Conversation
-from supportbot.conversation.handoff import RecordingHandoff
+from supportbot.conversation.handoff import NoStaffHandoff
 from supportbot.conversation.replies import Reply, UserInfo
 from supportbot.domain.errors import SupportBotError
 from supportbot.domain.models import Lang
@@ -108,7 +108,7 @@ async def _chat(args: argparse.Namespace) -> int:
             settings,
             suggester=live.suggester,
             repository=SqliteConversationRepository(db),
-            handoff=RecordingHandoff(),
+            handoff=NoStaffHandoff(),
             events=SqliteEventLog(db),
         )
         user = UserInfo(TERMINAL_USER_ID, first_name=args.name, language_code=lang.value)

@@ -88,6 +88,10 @@ class Delivery:
 
         return effect
 
+    def for_staff(self, send: Effect) -> Effect:
+        """Any effect bound for the staff group: queued behind what is queued there."""
+        return _ForStaff(send)
+
     def banned(self, user_id: int, lang: Lang) -> Effect:
         """The banned user's one polite notice."""
 

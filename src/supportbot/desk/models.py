@@ -160,6 +160,14 @@ class Ticket:
             conversation_id=self.conversation_id if conversation_id is None else conversation_id,
         )
 
+    def received(self, now: datetime, message_ids: tuple[int, ...]) -> Ticket:
+        """A user message arrived: it awaits an answer, and is due to the staff group."""
+        return replace(
+            self,
+            awaiting_since=self.awaiting_since or now,
+            pending_copies=tuple(dict.fromkeys([*self.pending_copies, *message_ids])),
+        )
+
     def told(self, position: int | None, wait_s: float | None) -> Ticket:
         """The queue place and wait the user was last told."""
         return replace(self, notified_position=position, notified_wait_s=wait_s)

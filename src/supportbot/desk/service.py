@@ -36,7 +36,13 @@ from supportbot.desk.ports import (
 from supportbot.desk.queue import OperatorLoad, QueueInfo
 from supportbot.desk.workflow import Changes, Workflow
 from supportbot.domain.events import Event, EventKind
-from supportbot.domain.handoff import HandoffRequest, HandoffState, HandoffStatus
+from supportbot.domain.handoff import (
+    HandoffRequest,
+    HandoffState,
+    HandoffStatus,
+    OpenTicket,
+    UserMessage,
+)
 from supportbot.domain.models import Article, CannedReply
 from supportbot.domain.ports import EventLog
 
@@ -115,7 +121,6 @@ class DeskService:
             feedback=self.feedback,
             clock=clock,
         )
-        self._pending_assist: dict[int, tuple[str, ...]] = {}
 
     async def start(self) -> None:
         """Load operators, bans and recent handling times from storage."""
@@ -194,30 +199,24 @@ class DeskService:
         await self._flow.finish(changes)
         return status
 
-    async def open_ticket_id(self, user_id: int) -> int | None:
-        """The user's open ticket, if any."""
+    async def open_ticket(self, user_id: int) -> OpenTicket | None:
+        """The user's open ticket, if any; `waiting` until an operator has it."""
         latest = await self._tickets.latest_for_user(user_id)
-        return latest.id if latest is not None and latest.is_open else None
-
-    async def is_waiting(self, user_id: int) -> bool:
-        """True while the user's ticket waits for an operator (the engine may suggest)."""
-        latest = await self._tickets.latest_for_user(user_id)
-        return latest is not None and latest.status is Status.QUEUED
+        if latest is None or not latest.is_open:
+            return None
+        return OpenTicket(latest.id, waiting=latest.status is Status.QUEUED)
 
     async def cancel_by_user(self, user_id: int, *, solved: bool) -> None:
         """The user withdrew: an article solved it while waiting (`solved`), or they gave up."""
         await self._flow.close_by_user(user_id, solved_by_bot=solved, ask_rating=False)
 
-    async def note_suggestions(self, user_id: int, article_ids: Sequence[str]) -> None:
-        """Articles matching the user's latest message: posted with it as agent assist."""
-        self._pending_assist[user_id] = tuple(article_ids)
-
     # --- the user's side ------------------------------------------------------------------
 
-    async def relay_from_user(
-        self, ticket_id: int, message_ids: Sequence[int], text: str | None
+    async def forward(
+        self, ticket_id: int, message: UserMessage, suggestions: Sequence[str]
     ) -> bool:
-        """A user's message(s) for the ticket: copied to the staff, then agent assist.
+        """A user's message(s) for the ticket: stored as due to the staff, then copied there
+        with agent assist (the articles matching it, and canned replies fitting it).
 
         A message that races with closing reopens the ticket within the grace period, so
         nothing the user writes is lost. False when there is no ticket to take it.
@@ -230,18 +229,18 @@ class DeskService:
                 return False
             if not ticket.is_open:
                 if not self._flow.within_grace(ticket, now):
-                    logger.warning("ticket %d is closed: user message not relayed", ticket_id)
+                    logger.warning("ticket %d is closed: user message not forwarded", ticket_id)
                     return False
                 ticket = await self._flow.reopen(ticket, now, changes, None)
-            if ticket.awaiting_since is None:
-                ticket = replace(ticket, awaiting_since=now)
-                await self._tickets.save(ticket)
-        await self._flow.finish(changes)
-        if ticket.pending_copies:
+            ticket = ticket.received(now, message.message_ids)
+            await self._tickets.save(ticket)
+
+        async def to_staff() -> None:
             await self._send.flush(ticket_id)
-        await self._send.copy_from_user(ticket_id, message_ids)
-        article_ids = self._pending_assist.pop(ticket.user_id, ())
-        await self.assist.post(ticket, article_ids, text)
+            await self.assist.post(ticket, suggestions, message.text)
+
+        changes.effects.append(self._send.for_staff(to_staff))
+        await self._flow.finish(changes)
         return True
 
     async def close_by_user(self, user_id: int, *, solved: bool | None = True) -> bool:

@@ -25,7 +25,6 @@ from supportbot.telegram.middlewares import (
 )
 from supportbot.telegram.render import Renderer
 from supportbot.telegram.texts import Texts
-from supportbot.telegram.user import MessageRelay, NoRelay
 
 MENU_COMMANDS = ("start", "help", "operator", "lang")
 
@@ -71,7 +70,6 @@ def build_dispatcher(
     conversation: Conversation,
     texts: Texts,
     flood: FloodControl,
-    relay: MessageRelay | None = None,
     extra_routers: Sequence[Router] = (),
     in_flight: InFlight | None = None,
 ) -> SupportDispatcher:
@@ -85,7 +83,6 @@ def build_dispatcher(
         conversation=conversation,
         texts=texts,
         renderer=Renderer(texts),
-        relay=relay or NoRelay(),
     )
     # An album counts as one message against the flood limit.
     dp.message.outer_middleware(AlbumMiddleware())

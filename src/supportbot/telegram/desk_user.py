@@ -51,7 +51,7 @@ class HasOpenTicket(Filter):
 
     async def __call__(self, message: Message, desk: DeskService) -> bool:
         user = message.from_user
-        return user is not None and await desk.open_ticket_id(user.id) is not None
+        return user is not None and await desk.open_ticket(user.id) is not None
 
 
 def get_desk_user_router() -> Router:

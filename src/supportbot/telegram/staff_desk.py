@@ -20,7 +20,6 @@ from aiogram.types import ReplyParameters
 
 from supportbot.desk.models import Message, Place, Ticket
 from supportbot.desk.ports import StaffUnavailableError
-from supportbot.desk.service import DeskService
 from supportbot.domain.models import Article, CannedReply, Lang
 from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.cards import StaffCards, cut
@@ -277,17 +276,3 @@ class TelegramStaffDesk:
 
     async def _paced(self, send: Callable[[], Awaitable[T]]) -> T:
         return await self.outbox.call(lambda: guard(send))
-
-
-class DeskRelay:
-    """The user router's `MessageRelay`: a user's message for the operator of a ticket."""
-
-    def __init__(self, desk: DeskService) -> None:
-        self._desk = desk
-
-    async def relay_to_operator(self, messages: Sequence[TgMessage], ticket_id: int) -> None:
-        """Copy the message(s) into the ticket (agent assist follows)."""
-        text = next((m.text or m.caption for m in messages if m.text or m.caption), None)
-        ids = [m.message_id for m in messages]
-        if not await self._desk.relay_from_user(ticket_id, ids, text):
-            logger.warning("ticket %d: message(s) %s not relayed", ticket_id, ids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -20,26 +19,6 @@ from supportbot.telegram.callbacks import ButtonData
 from supportbot.telegram.render import Rendered, Renderer
 
 logger = logging.getLogger(__name__)
-
-
-class MessageRelay(Protocol):
-    """The desk's hook: a user message for the operator in charge of `ticket_id`.
-
-    The engine says when (`Reply.relay_ticket`); the desk's Telegram adapter implements
-    this (copy into the ticket's topic) and is passed to `build_dispatcher(relay=...)`.
-    """
-
-    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
-        """Pass the user's message (several for an album) on to the operator."""
-        ...
-
-
-class NoRelay:
-    """Without a desk: nobody to relay to (the handoff port recorded the ticket)."""
-
-    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
-        """Log and drop."""
-        logger.info("no desk wired: message for ticket %d not relayed", ticket_id)
 
 
 def user_info(user: User) -> UserInfo:
@@ -70,20 +49,16 @@ def get_router() -> Router:
     router.callback_query.filter(F.from_user)
 
     @router.message(CommandStart())
-    async def on_start(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_start(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """/start: greeting and what the bot can do."""
         reply = await conversation.start(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer)
 
     @router.message(Command("help"))
-    async def on_help(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_help(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """/help: what the bot can do."""
         reply = await conversation.help(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer)
 
     @router.message(Command("lang"))
     async def on_lang(
@@ -91,44 +66,43 @@ def get_router() -> Router:
         command: CommandObject,
         conversation: Conversation,
         renderer: Renderer,
-        relay: MessageRelay,
     ) -> None:
         """/lang [ru|en]: switch the language (toggle without an argument)."""
         arg = (command.args or "").strip().lower()
         lang = Lang(arg) if arg in {"ru", "en"} else None
         reply = await conversation.set_language(user_info(_user(message)), lang)
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer)
 
     @router.message(Command("operator"))
     async def on_operator(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
+        message: Message, conversation: Conversation, renderer: Renderer
     ) -> None:
         """/operator: talk to a person."""
         reply = await conversation.ask_person(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer)
 
     @router.message(F.text)
-    async def on_text(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_text(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """Free text: a question, or a message for the operator in charge."""
-        reply = await conversation.handle_text(user_info(_user(message)), message.text or "")
-        await _reply(message, reply, renderer, conversation, relay)
+        reply = await conversation.handle_text(
+            user_info(_user(message)), message.text or "", [message.message_id]
+        )
+        await _reply(message, reply, renderer)
 
     @router.message()
     async def on_other(
         message: Message,
         conversation: Conversation,
         renderer: Renderer,
-        relay: MessageRelay,
         album: list[Message] | None = None,
     ) -> None:
         """Photo, voice, sticker, document, an album, anything else: the caption is the
         question."""
         parts = album or [message]
         caption = next((m.caption for m in parts if m.caption), None)
-        reply = await conversation.handle_media(user_info(_user(message)), caption)
-        await _reply(message, reply, renderer, conversation, relay, parts)
+        ids = [m.message_id for m in parts]
+        reply = await conversation.handle_media(user_info(_user(message)), caption, ids)
+        await _reply(message, reply, renderer)
 
     @router.callback_query(ButtonData.filter())
     async def on_button(
@@ -167,16 +141,6 @@ def _bot(event: Message | CallbackQuery) -> Bot:
     return event.bot
 
 
-async def _reply(
-    message: Message,
-    reply: Reply,
-    renderer: Renderer,
-    conversation: Conversation,
-    relay: MessageRelay,
-    parts: Sequence[Message] = (),
-) -> None:
-    # The user's answer first: relaying waits for the staff group, which may be paced.
+async def _reply(message: Message, reply: Reply, renderer: Renderer) -> None:
     rendered = renderer.render(reply, name=_user(message).first_name)
     await deliver(_bot(message), message.chat.id, rendered)
-    if reply.relay_ticket is not None:
-        await relay.relay_to_operator(parts or [message], reply.relay_ticket)

@@ -367,10 +367,7 @@ async def running_bot(
     )
     texts = Texts.load()
 
-    async def blocked(user_id: int) -> None:
-        await repo.set_blocked(user_id, True)
-
-    bot = build_bot(TOKEN, tg.base_url, on_blocked=blocked, max_retry_wait_s=5)
+    bot = build_bot(TOKEN, tg.base_url, max_retry_wait_s=5)
     in_flight = InFlight()
     dp = build_dispatcher(
         conversation=conversation,

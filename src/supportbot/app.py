@@ -376,11 +376,7 @@ async def build_bot_app(
         )
     experiments = ConfiguredExperiments(settings.experiments)
     repository = SqliteConversationRepository(db)
-
-    async def blocked(user_id: int) -> None:
-        await repository.set_blocked(user_id, True)
-
-    bot = build_bot(token.get_secret_value(), settings.telegram.api_base, on_blocked=blocked)
+    bot = build_bot(token.get_secret_value(), settings.telegram.api_base)
     desk = await build_desk(
         settings, bot=bot, db=db, events=events, knowledge=suggester, experiments=experiments
     )

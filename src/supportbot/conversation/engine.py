@@ -169,6 +169,10 @@ class Conversation:
         """/operator or a "Talk to a person" button: hand off now."""
         return await self._run(user, self._person)
 
+    async def mark_blocked(self, user_id: int) -> None:
+        """The user blocked the bot (a send was refused): remembered until they write again."""
+        await self._repo.set_blocked(user_id, True)
+
     async def is_blocked(self, user_id: int) -> bool:
         """True while the user has the bot blocked."""
         return await self._repo.is_blocked(user_id)

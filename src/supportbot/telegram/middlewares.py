@@ -17,15 +17,11 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
-
-from supportbot.conversation.engine import Conversation
-from supportbot.conversation.replies import UserInfo
-from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +80,9 @@ class FloodControl:
 
 class FloodMiddleware(BaseMiddleware):
     """Outer message middleware: a user flooding their private chat with the bot is slowed
-    down with one notice. Groups (the operators' staff group) are never throttled."""
+    down. It only decides: the first message over the limit goes on with the verdict as
+    `flood` (for the flood router's one notice), the rest are dropped. Groups (the
+    operators' staff group) are never throttled."""
 
     def __init__(self, flood: FloodControl) -> None:
         self._flood = flood
@@ -105,12 +103,9 @@ class FloodMiddleware(BaseMiddleware):
             return await handler(event, data)
         logger.info("flood: user %d slowed down", event.from_user.id)
         if verdict.notify:
-            conversation: Conversation = data["conversation"]
-            texts: Texts = data["texts"]
-            user = UserInfo(event.from_user.id, language_code=event.from_user.language_code)
-            lang = await conversation.language(user)
-            seconds = max(1, round(verdict.retry_after_s))
-            await event.answer(texts.message(lang, "flood", seconds=seconds))
+            # Handled by the flood router alone, which tells the user once per episode.
+            data["flood"] = verdict
+            return await handler(event, data)
         return None
 
 
@@ -179,24 +174,20 @@ class InFlight:
         return True
 
 
-BlockedCallback = Callable[[int], Awaitable[None]]
-
-
 class TelegramLimits(BaseRequestMiddleware):
-    """Session middleware: waits out 429 and retries; reports 403 "blocked" and gives up.
+    """Session middleware: waits out short 429s and retries (longer ones are raised).
 
-    Only the update whose call was limited waits; other users' handlers run on.
+    Only the update whose call was limited waits; other users' handlers run on. A 403
+    (the user blocked the bot) is raised as is: whoever sent the message records it.
     """
 
     def __init__(
         self,
         *,
-        on_blocked: BlockedCallback | None = None,
         max_attempts: int = 4,
         max_wait_s: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.on_blocked = on_blocked
         self._max_attempts = max_attempts
         self._max_wait = max_wait_s
         self._sleep = sleep
@@ -222,13 +213,6 @@ class TelegramLimits(BaseRequestMiddleware):
                 )
                 await self._sleep(error.retry_after)
                 attempt += 1
-            except TelegramForbiddenError:
-                chat_id = getattr(method, "chat_id", None)
-                # Positive chat ids are private chats, i.e. users; groups are the desk's.
-                if isinstance(chat_id, int) and chat_id > 0 and self.on_blocked is not None:
-                    logger.info("user %d blocked the bot", chat_id)
-                    await self.on_blocked(chat_id)
-                raise
 
 
 class ErrorsAnsweredByErrorRouter(BaseMiddleware):

@@ -13,11 +13,12 @@ from typing import Any
 from desk_fakes import CANNED, CATEGORIES
 from fakes import TOKEN, ScriptedSuggester
 from faketg import FakeTelegram, Pushed, SentMessage
-from supportbot.app import all_migrations, build_bot_app, serve_bot_app
+from supportbot.app import all_migrations, build_bot_app
 from supportbot.config import Settings
 from supportbot.conversation.engine import Conversation
 from supportbot.desk.service import DeskService
 from supportbot.domain.models import CannedReply
+from supportbot.lifecycle import serve_bot_app
 from supportbot.storage.db import Database
 from supportbot.storage.events import SqliteEventLog
 from supportbot.telegram.middlewares import InFlight

@@ -376,12 +376,12 @@ async def test_staff_members_unknown_command_is_not_a_refusal(bot: DeskHarness) 
     assert await bot.staff_says(OLGA, "/whatever") == []
 
 
-async def test_staff_texts_exist_in_both_languages() -> None:
+async def test_desk_texts_exist_in_both_languages() -> None:
     from supportbot.desk.errors import REFUSALS
     from supportbot.domain.models import Lang
-    from supportbot.telegram.staff_texts import StaffTexts
+    from supportbot.telegram.texts import Texts
 
-    texts = StaffTexts.load("ru")
+    texts = Texts.load("ru")
     assert texts.keys(Lang.RU) == texts.keys(Lang.EN)
     assert set(texts.refusals()) == set(REFUSALS)  # every refusal the desk raises has a text
     assert texts.staff("online").startswith("🟢")

@@ -44,7 +44,6 @@ from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.staff import get_group_router, get_staff_router
 from supportbot.telegram.staff_desk import TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
 from supportbot.telegram.stats import get_stats_router
 from supportbot.telegram.texts import Texts
 
@@ -289,7 +288,7 @@ async def build_terminal_chat(
     return live, conversation
 
 
-def desk_params(settings: Settings, texts: StaffTexts) -> DeskParams:
+def desk_params(settings: Settings, texts: Texts) -> DeskParams:
     """The desk's knobs from the `desk` section."""
     desk = settings.desk
     return DeskParams(
@@ -308,11 +307,10 @@ def desk_params(settings: Settings, texts: StaffTexts) -> DeskParams:
 
 @dataclass(frozen=True, slots=True)
 class Desk:
-    """The operator desk: the service, its staff-group adapter and texts."""
+    """The operator desk: the service, its staff-group adapter, who may act in the group."""
 
     service: DeskService
     staff: TelegramStaffDesk
-    texts: StaffTexts
     members: StaffMembership
 
 
@@ -324,13 +322,13 @@ async def build_desk(
     events: EventLog,
     knowledge: ArticleSource,
     experiments: ConfiguredExperiments,
+    texts: Texts,
 ) -> Desk | None:
     """The desk in the configured staff group; None when `desk.staff_chat_id` is not set."""
     chat_id = settings.desk.staff_chat_id
     if chat_id is None:
         return None
     desk = settings.desk
-    texts = StaffTexts.load(desk.language)
     staff = TelegramStaffDesk(
         bot, chat_id, StaffCards(texts, knowledge), per_minute=desk.staff_messages_per_minute
     )
@@ -347,7 +345,7 @@ async def build_desk(
         arms=experiments.arms,
     )
     await service.start()
-    return Desk(service, staff, texts, StaffMembership(chat_id))
+    return Desk(service, staff, StaffMembership(chat_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,8 +380,15 @@ async def build_bot_app(
     experiments = ConfiguredExperiments(settings.experiments)
     repository = SqliteConversationRepository(db)
     bot = build_bot(token.get_secret_value(), settings.telegram.api_base)
+    texts = Texts.load(settings.desk.language)
     desk = await build_desk(
-        settings, bot=bot, db=db, events=events, knowledge=suggester, experiments=experiments
+        settings,
+        bot=bot,
+        db=db,
+        events=events,
+        knowledge=suggester,
+        experiments=experiments,
+        texts=texts,
     )
     conversation = build_conversation(
         settings,
@@ -393,7 +398,6 @@ async def build_bot_app(
         events=events,
         experiments=experiments,
     )
-    texts = Texts.load()
     flood = settings.telegram.flood
     in_flight = InFlight()
     staff_chat = settings.desk.staff_chat_id
@@ -415,6 +419,5 @@ async def build_bot_app(
     if desk is not None:
         dispatcher["desk"] = desk.service
         dispatcher["staff_desk"] = desk.staff
-        dispatcher["staff_texts"] = desk.texts
         dispatcher["staff_members"] = desk.members
     return BotApp(bot, dispatcher, conversation, in_flight, texts, stats, desk)

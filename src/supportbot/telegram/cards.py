@@ -9,7 +9,7 @@ from supportbot.desk.ports import ArticleSource
 from supportbot.domain.handoff import Author
 from supportbot.domain.models import Lang
 from supportbot.telegram import staff_keyboards as keyboards
-from supportbot.telegram.staff_texts import StaffTexts
+from supportbot.telegram.texts import Texts
 
 TELEGRAM_LIMIT = 4096
 _LINE = {Author.USER: "line_user", Author.BOT: "line_bot", Author.OPERATOR: "line_operator"}
@@ -18,7 +18,7 @@ _LINE = {Author.USER: "line_user", Author.BOT: "line_bot", Author.OPERATOR: "lin
 class StaffCards:
     """Renders the desk's values as texts and buttons (staff language, user language)."""
 
-    def __init__(self, texts: StaffTexts, knowledge: ArticleSource) -> None:
+    def __init__(self, texts: Texts, knowledge: ArticleSource) -> None:
         self.texts = texts
         self._knowledge = knowledge
 

@@ -24,7 +24,7 @@ from supportbot.domain.errors import StaleCallbackError
 from supportbot.telegram.callbacks import UserAction, UserDeskData
 from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
 from supportbot.telegram.staff_desk import TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
+from supportbot.telegram.texts import Texts
 
 
 class BannedUser(Filter):
@@ -65,13 +65,13 @@ def get_desk_user_router() -> Router:
 
     @router.message(BannedUser())
     async def on_banned(
-        message: Message, desk: DeskService, conversation: Conversation, staff_texts: StaffTexts
+        message: Message, desk: DeskService, conversation: Conversation, texts: Texts
     ) -> None:
         """A banned user: one polite notice, then silence; nothing reaches the staff."""
         user = _sender(message)
         if await desk.bans.take_notice(user.id):
             lang = await conversation.language(UserInfo(user.id, language_code=user.language_code))
-            await message.answer(staff_texts.user(lang, "banned"))
+            await message.answer(texts.user(lang, "banned"))
 
     @router.callback_query(BannedUser())
     async def on_banned_button(query: CallbackQuery) -> None:

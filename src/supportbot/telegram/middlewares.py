@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,11 +16,12 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message, TelegramObject
 from aiogram.utils.callback_answer import CallbackAnswer
+
+from supportbot.telegram.limits import SlidingWindow, retrying_429
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +53,24 @@ class FloodControl:
         self._limit = messages
         self._window = per_seconds
         self._clock = clock
-        self._seen: dict[int, deque[float]] = {}
+        self._seen: dict[int, SlidingWindow] = {}
         self._notified: set[int] = set()
 
     def check(self, user_id: int) -> FloodVerdict:
         """Count one message of `user_id` and say whether to handle it."""
-        now = self._clock()
-        seen = self._seen.setdefault(user_id, deque())
-        while seen and now - seen[0] >= self._window:
-            seen.popleft()
-        if len(seen) < self._limit:
-            seen.append(now)
+        window = self._seen.setdefault(user_id, SlidingWindow(self._limit, self._window))
+        wait = window.take(self._clock())
+        if wait <= 0:
             self._notified.discard(user_id)
             return FloodVerdict(True)
         notify = user_id not in self._notified
         self._notified.add(user_id)
-        return FloodVerdict(False, notify, self._window - (now - seen[0]))
+        return FloodVerdict(False, notify, wait)
 
     def forget_idle(self) -> None:
         """Drop users whose window is empty (called now and then)."""
         now = self._clock()
-        for user_id in [u for u, s in self._seen.items() if not s or now - s[-1] >= self._window]:
+        for user_id in [u for u, w in self._seen.items() if w.is_idle(now)]:
             del self._seen[user_id]
             self._notified.discard(user_id)
 
@@ -198,21 +195,13 @@ class TelegramLimits(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        attempt = 1
-        while True:
-            try:
-                return await make_request(bot, method)
-            except TelegramRetryAfter as error:
-                if attempt >= self._max_attempts or error.retry_after > self._max_wait:
-                    raise
-                logger.warning(
-                    "429 on %s: retrying in %ss (attempt %d)",
-                    type(method).__name__,
-                    error.retry_after,
-                    attempt,
-                )
-                await self._sleep(error.retry_after)
-                attempt += 1
+        return await retrying_429(
+            lambda: make_request(bot, method),
+            max_attempts=self._max_attempts,
+            max_wait_s=self._max_wait,
+            wait=self._sleep,
+            label=type(method).__name__,
+        )
 
 
 class ErrorsAnsweredByErrorRouter(BaseMiddleware):

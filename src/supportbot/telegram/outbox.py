@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from aiogram.exceptions import TelegramRetryAfter
-
 from supportbot.desk.ports import StaffUnavailableError, TopicLostError
+from supportbot.telegram.limits import NO_WAIT, SlidingWindow, retrying_429
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +32,9 @@ class PacedOutbox:
         max_attempts: int = 5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._per_window = per_minute
-        self._window = window_s
+        self._window = SlidingWindow(per_minute, window_s)
         self._max_attempts = max_attempts
         self._clock = clock
-        self._sent: deque[float] = deque()
         self._not_before = 0.0
         self._queue: asyncio.Queue[
             tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any] | None]
@@ -114,28 +110,25 @@ class PacedOutbox:
                 future.set_result(result)
 
     async def _send(self, send: Callable[[], Awaitable[T]]) -> T:
-        attempt = 1
-        while True:
+        async def paced() -> T:
             await self._slot()
-            try:
-                return await send()
-            except TelegramRetryAfter as error:
-                self._not_before = self._clock() + error.retry_after
-                if attempt >= self._max_attempts:
-                    raise
-                logger.warning("staff group: 429, waiting %ss", error.retry_after)
-                attempt += 1
+            return await send()
+
+        def hold(retry_after: float) -> None:
+            # Later sends wait it out too, whether or not this one is retried.
+            self._not_before = self._clock() + retry_after
+
+        # The slot waits out the 429 before the retry, so the retry itself need not.
+        return await retrying_429(
+            paced, max_attempts=self._max_attempts, on_429=hold, wait=NO_WAIT, label="staff group"
+        )
 
     async def _slot(self) -> None:
         while True:
             now = self._clock()
-            while self._sent and now - self._sent[0] >= self._window:
-                self._sent.popleft()
-            wait = self._not_before - now
-            if len(self._sent) >= self._per_window:
-                wait = max(wait, self._sent[0] + self._window - now)
+            wait = max(self._not_before - now, self._window.wait_s(now))
             if wait <= 0:
-                self._sent.append(now)
+                self._window.take(now)
                 self.sent += 1
                 return
             await asyncio.sleep(wait)

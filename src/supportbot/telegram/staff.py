@@ -25,7 +25,7 @@ from supportbot.telegram.callbacks import DeskData, StaffAction
 from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
 from supportbot.telegram.staff_desk import TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
+from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,11 @@ def get_staff_router(staff_chat_id: int) -> Router:
 
     @outsiders.message()
     @outsiders.callback_query()
-    async def on_outsider(event: Message | CallbackQuery, staff_texts: StaffTexts) -> None:
+    async def on_outsider(event: Message | CallbackQuery, texts: Texts) -> None:
         """Someone who is not (or no longer) in the staff group: refused, politely."""
         user = event.from_user
         logger.info("staff group: non-member %s refused", user.id if user else None)
-        text = staff_texts.staff("not_member")
+        text = texts.staff("not_member")
         if isinstance(event, CallbackQuery):
             await event.answer(html.unescape(text), show_alert=True)
         elif event.chat.type != ChatType.PRIVATE:
@@ -94,39 +94,39 @@ def get_staff_router(staff_chat_id: int) -> Router:
 def _commands(members: Router) -> None:
     @members.message(Command("online", "offline"))
     async def on_online(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/online, /offline: whether tickets may be assigned to the operator."""
         user = _sender(message)
         online = command.command == "online"
         await desk.set_online(user.id, _name(user), online)
-        await message.reply(staff_texts.staff("online" if online else "offline"))
+        await message.reply(texts.staff("online" if online else "offline"))
 
     @members.message(Command("queue"))
-    async def on_queue(message: Message, desk: DeskService, staff_texts: StaffTexts) -> None:
+    async def on_queue(message: Message, desk: DeskService, texts: Texts) -> None:
         """/queue: how many wait, for how long, and every operator's load."""
         info = await desk.queue_info()
-        await message.reply(render_queue(info, staff_texts, desk.params.capacity))
+        await message.reply(render_queue(info, texts, desk.params.capacity))
 
     @members.message(Command("t"))
     async def on_canned(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/t <words>: canned replies matching the words, as buttons."""
         words = (command.args or "").strip()
         if not words:
-            await message.reply(staff_texts.staff("canned_usage"))
+            await message.reply(texts.staff("canned_usage"))
             return
         ticket = await desk.ticket_at(**_where(message))
         if ticket is None:
-            await message.reply(staff_texts.staff("canned_where"))
+            await message.reply(texts.staff("canned_where"))
             return
         found = desk.assist.search_canned(words, ticket.lang)
         if not found:
-            await message.reply(staff_texts.staff("canned_none", words=words))
+            await message.reply(texts.staff("canned_none", words=words))
             return
         await message.reply(
-            staff_texts.staff("canned_found", words=words),
+            texts.staff("canned_found", words=words),
             reply_markup=keyboards.canned_found(ticket.id, found),
         )
 
@@ -136,7 +136,7 @@ def _commands(members: Router) -> None:
 
     @members.message(Command("ban", "unban"))
     async def on_ban(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/ban (in a ticket, or with a user id) and /unban <user id>."""
         arg = (command.args or "").strip()
@@ -145,21 +145,21 @@ def _commands(members: Router) -> None:
             ticket = await desk.ticket_at(**_where(message))
             user_id = ticket.user_id if ticket is not None else None
         if user_id is None:
-            await message.reply(staff_texts.staff("ban_usage"))
+            await message.reply(texts.staff("ban_usage"))
             return
         if command.command == "ban":
             await desk.ban(user_id, by=_sender(message).id)
-            await message.reply(staff_texts.staff("banned", user_id=user_id))
+            await message.reply(texts.staff("banned", user_id=user_id))
         elif await desk.bans.lift(user_id):
-            await message.reply(staff_texts.staff("unbanned", user_id=user_id))
+            await message.reply(texts.staff("unbanned", user_id=user_id))
         else:
-            await message.reply(staff_texts.staff("not_banned", user_id=user_id))
+            await message.reply(texts.staff("not_banned", user_id=user_id))
 
     @members.message(F.func(_not_a_command))
     async def on_staff_message(
         message: Message,
         desk: DeskService,
-        staff_texts: StaffTexts,
+        texts: Texts,
         album: list[Message] | None = None,
     ) -> None:
         """A message (or an album) in a ticket's topic, or a reply to its card, goes to the
@@ -173,7 +173,7 @@ def _commands(members: Router) -> None:
             **_where(message),
         )
         if relayed is Relay.UNDELIVERED:
-            await message.reply(staff_texts.staff("not_delivered"))
+            await message.reply(texts.staff("not_delivered"))
 
     @members.edited_message()
     async def on_staff_edit(
@@ -194,7 +194,7 @@ def _buttons(members: Router) -> None:
 
     @members.callback_query(DeskData.filter(F.action == StaffAction.CLOSE))
     async def on_close(
-        query: CallbackQuery, callback_data: DeskData, desk: DeskService, staff_texts: StaffTexts
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
     ) -> None:
         """Close: at once without a taxonomy, else the category picker."""
         if not desk.categories():
@@ -202,29 +202,27 @@ def _buttons(members: Router) -> None:
             return
         ticket = await _open(desk, callback_data.ticket)
         required = desk.params.require_category
-        picker = keyboards.category_picker(
-            ticket, desk.categories(), staff_texts, required=required
-        )
+        picker = keyboards.category_picker(ticket, desk.categories(), texts, required=required)
         await _show(query, picker)
 
     @members.callback_query(DeskData.filter(F.action == StaffAction.BACK))
     async def on_back(
-        query: CallbackQuery, callback_data: DeskData, desk: DeskService, staff_texts: StaffTexts
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
     ) -> None:
         """Back from a picker to the card's own buttons."""
         ticket = await _open(desk, callback_data.ticket)
-        await _show(query, keyboards.card_buttons(ticket, staff_texts))
+        await _show(query, keyboards.card_buttons(ticket, texts))
 
     @members.callback_query(DeskData.filter(F.action == StaffAction.CATEGORY))
     async def on_category(
-        query: CallbackQuery, callback_data: DeskData, desk: DeskService, staff_texts: StaffTexts
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
     ) -> None:
         """A category: its subcategories, or close with it when it has none."""
         category = _pick(list(desk.categories()), callback_data.value)
         subs = desk.categories()[category]
         if subs:
             picker = keyboards.subcategory_picker(
-                callback_data.ticket, category, callback_data.value, subs, staff_texts
+                callback_data.ticket, category, callback_data.value, subs, texts
             )
             await _show(query, picker)
             return
@@ -253,12 +251,12 @@ def _buttons(members: Router) -> None:
 
     @members.callback_query(DeskData.filter(F.action == StaffAction.TRANSFER))
     async def on_transfer(
-        query: CallbackQuery, callback_data: DeskData, desk: DeskService, staff_texts: StaffTexts
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
     ) -> None:
         """Transfer: the colleague picker."""
         targets = await desk.transfer_targets(callback_data.ticket, query.from_user.id)
         picker = keyboards.transfer_picker(
-            callback_data.ticket, targets, staff_texts, desk.params.capacity
+            callback_data.ticket, targets, texts, desk.params.capacity
         )
         await _show(query, picker)
 
@@ -277,26 +275,26 @@ def _buttons(members: Router) -> None:
         query: CallbackQuery,
         callback_data: DeskData,
         desk: DeskService,
-        staff_texts: StaffTexts,
+        texts: Texts,
         callback_answer: CallbackAnswer,
     ) -> None:
         """Agent assist: send the suggested article to the user."""
         user = query.from_user
         await desk.send_article(callback_data.ticket, user.id, _name(user), callback_data.value)
-        callback_answer.text = staff_texts.staff("sent")
+        callback_answer.text = texts.staff("sent")
 
     @members.callback_query(DeskData.filter(F.action == StaffAction.CANNED))
     async def on_canned_button(
         query: CallbackQuery,
         callback_data: DeskData,
         desk: DeskService,
-        staff_texts: StaffTexts,
+        texts: Texts,
         callback_answer: CallbackAnswer,
     ) -> None:
         """Agent assist or /t: send the canned reply to the user."""
         user = query.from_user
         await desk.send_canned(callback_data.ticket, user.id, _name(user), callback_data.value)
-        callback_answer.text = staff_texts.staff("sent")
+        callback_answer.text = texts.staff("sent")
 
     @members.callback_query(F.data.startswith(f"{DeskData.__prefix__}:"))
     async def on_unknown(query: CallbackQuery) -> None:
@@ -321,7 +319,7 @@ def get_group_router() -> Router:
     return router
 
 
-def render_queue(info: QueueInfo, texts: StaffTexts, capacity: int) -> str:
+def render_queue(info: QueueInfo, texts: Texts, capacity: int) -> str:
     """/queue's text."""
     oldest = ""
     if info.oldest_wait_s is not None:

@@ -11,12 +11,12 @@ from supportbot.desk.models import Ticket, TicketStatus, short_key
 from supportbot.desk.queue import OperatorLoad
 from supportbot.domain.models import Article, CannedReply, Lang
 from supportbot.telegram.callbacks import DeskData, StaffAction, UserAction, UserDeskData
-from supportbot.telegram.staff_texts import StaffTexts
+from supportbot.telegram.texts import Texts
 
 _MAX_LABEL = 60
 
 
-def card_buttons(ticket: Ticket, texts: StaffTexts) -> InlineKeyboardMarkup | None:
+def card_buttons(ticket: Ticket, texts: Texts) -> InlineKeyboardMarkup | None:
     """Take (queued), Close, Transfer (assigned); none on a closed ticket."""
     if ticket.status is TicketStatus.CLOSED:
         return None
@@ -35,7 +35,7 @@ def assist(
     ticket_id: int,
     articles: Sequence[Article],
     canned: Sequence[CannedReply],
-    texts: StaffTexts,
+    texts: Texts,
 ) -> InlineKeyboardMarkup:
     """Suggested articles and canned replies, one per row; a tap sends one."""
     kb = InlineKeyboardBuilder()
@@ -64,7 +64,7 @@ def canned_found(ticket_id: int, found: Sequence[CannedReply]) -> InlineKeyboard
 def category_picker(
     ticket: Ticket,
     categories: Mapping[str, tuple[str, ...]],
-    texts: StaffTexts,
+    texts: Texts,
     *,
     required: bool,
 ) -> InlineKeyboardMarkup:
@@ -86,7 +86,7 @@ def category_picker(
 
 
 def subcategory_picker(
-    ticket_id: int, category: str, index: str, subs: Sequence[str], texts: StaffTexts
+    ticket_id: int, category: str, index: str, subs: Sequence[str], texts: Texts
 ) -> InlineKeyboardMarkup:
     """Subcategories of the chosen category."""
     kb = InlineKeyboardBuilder()
@@ -100,7 +100,7 @@ def subcategory_picker(
 
 
 def transfer_picker(
-    ticket_id: int, targets: Sequence[OperatorLoad], texts: StaffTexts, capacity: int
+    ticket_id: int, targets: Sequence[OperatorLoad], texts: Texts, capacity: int
 ) -> InlineKeyboardMarkup:
     """Colleagues to pass the ticket to, and "back to the queue"."""
     kb = InlineKeyboardBuilder()
@@ -120,14 +120,14 @@ def transfer_picker(
     return _markup(kb.attach(tail))
 
 
-def solved(ticket_id: int, texts: StaffTexts, lang: Lang) -> InlineKeyboardMarkup:
+def solved(ticket_id: int, texts: Texts, lang: Lang) -> InlineKeyboardMarkup:
     """The user's "My problem is solved" under the "an operator has it" notice."""
     kb = InlineKeyboardBuilder()
     kb.button(text=texts.button(lang, "solved"), callback_data=_u(UserAction.SOLVED, ticket_id))
     return _markup(kb)
 
 
-def fcr(ticket_id: int, texts: StaffTexts, lang: Lang) -> InlineKeyboardMarkup:
+def fcr(ticket_id: int, texts: Texts, lang: Lang) -> InlineKeyboardMarkup:
     """ "Was your problem solved?" yes / no."""
     kb = InlineKeyboardBuilder()
     kb.button(text=texts.button(lang, "yes"), callback_data=_u(UserAction.FCR, ticket_id, 1))

@@ -44,8 +44,15 @@ class RecordingNotifier:
     blocked: set[int] = field(default_factory=set)
     gate: asyncio.Event | None = None  # when set, cards wait for it (a paced staff group)
     staff_gate: asyncio.Event | None = None  # likewise notices and card edits
+    at_gate: int = 0  # cards that reached a closed gate
+    _arrivals: asyncio.Condition = field(default_factory=asyncio.Condition)
     _next_topic: int = 100
     _next_message: int = 5000
+
+    async def waiting_for_gate(self, cards: int) -> None:
+        """Until `cards` cards wait at the gate (every task before them has run)."""
+        async with asyncio.timeout(10), self._arrivals:
+            await self._arrivals.wait_for(lambda: self.at_gate >= cards)
 
     def _check(self, ticket: Ticket) -> None:
         if self.unavailable:
@@ -59,6 +66,9 @@ class RecordingNotifier:
 
     async def open_ticket(self, ticket: Ticket) -> Place:
         if self.gate is not None:
+            self.at_gate += 1
+            async with self._arrivals:
+                self._arrivals.notify_all()
             await self.gate.wait()
         if self.unavailable:
             raise StaffUnavailableError("bot removed from the group")

@@ -79,7 +79,7 @@ class DeskHarness:
     ) -> list[SentMessage]:
         """An operator writes in the staff group; what the bot sent into it in response."""
         before = len(self.tg.sent_to(STAFF))
-        chat = self.tg._chats.get(STAFF, {})
+        chat = self.tg.chat(STAFF) or {}
         await self.settle(
             self.tg.group_message(
                 STAFF,

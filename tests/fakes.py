@@ -19,6 +19,7 @@ from typing import Any
 from faketg import FakeTelegram, Pushed, SentMessage
 from supportbot.conversation.engine import Conversation, EngineParams
 from supportbot.conversation.ports import ConversationRepository, Experiments
+from supportbot.domain.events import Event
 from supportbot.domain.handoff import (
     HandoffRequest,
     HandoffState,
@@ -35,6 +36,7 @@ from supportbot.domain.models import (
     Step,
     Suggestion,
 )
+from supportbot.domain.ports import EventLog
 from supportbot.domain.text import detect_lang, normalize
 from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
 from supportbot.storage.conversations import (
@@ -186,6 +188,11 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+async def all_events(log: EventLog) -> list[Event]:
+    """Every event in the log, oldest first, read through the port."""
+    return await log.read(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from fakes import ManualClock, ScriptedSuggester, make_conversation
+from fakes import ManualClock, ScriptedSuggester, all_events, make_conversation
 from supportbot.conversation.replies import Act, Press, Say, UserInfo, article_key
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.domain.errors import StaleCallbackError
@@ -55,7 +55,7 @@ async def test_engine_closes_an_idle_conversation_as_abandoned() -> None:
     clock.advance(7 * 3600)
     second = await conversation.handle_text(EN, "how do i reset my password")
     assert second.conversation == first.conversation + 1
-    closed = [e for e in events._events if e.kind is EventKind.CONVERSATION_CLOSED]
+    closed = [e for e in (await all_events(events)) if e.kind is EventKind.CONVERSATION_CLOSED]
     assert [e.data["outcome"] for e in closed] == ["abandoned"]
 
 
@@ -67,15 +67,15 @@ async def test_engine_records_events_with_arms_and_applies_overrides() -> None:
     (answer,) = reply.messages
     assert answer.inline_steps
     assert Act.GUIDE not in [a.act for a in answer.actions]
-    assert all(e.arms == {"exp": "b"} for e in events._events)
-    kinds = [e.kind for e in events._events]
+    assert all(e.arms == {"exp": "b"} for e in (await all_events(events)))
+    kinds = [e.kind for e in (await all_events(events))]
     assert kinds == [
         EventKind.MESSAGE_RECEIVED,
         EventKind.DECISION,
         EventKind.SUGGESTION_SHOWN,
         EventKind.BOT_REPLY,
     ]
-    decision = events._events[1]
+    decision = (await all_events(events))[1]
     assert decision.data["text"] == "the app keeps crashing"
     assert decision.data["decision"] == "answer"
 
@@ -166,11 +166,11 @@ async def test_engine_records_the_first_message_in_the_conversation_it_opens() -
         EN, Press(Act.HELPED, first.conversation, article_key("en/payments/card-declined"))
     )
     second = await conversation.handle_text(EN, "how do i reset my password")
-    by_kind = [(e.kind, e.conversation_id) for e in events._events]
+    by_kind = [(e.kind, e.conversation_id) for e in (await all_events(events))]
     assert (EventKind.MESSAGE_RECEIVED, f"1-{first.conversation}") in by_kind
     assert (EventKind.MESSAGE_RECEIVED, f"1-{second.conversation}") in by_kind
-    received = [e for e in events._events if e.kind is EventKind.MESSAGE_RECEIVED]
-    decisions = [e for e in events._events if e.kind is EventKind.DECISION]
+    received = [e for e in (await all_events(events)) if e.kind is EventKind.MESSAGE_RECEIVED]
+    decisions = [e for e in (await all_events(events)) if e.kind is EventKind.DECISION]
     assert [e.conversation_id for e in received] == [e.conversation_id for e in decisions]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import make_articles
 from desk_fakes import CATEGORIES, T0, Desk, make_desk, request
+from fakes import all_events
 from supportbot.desk.errors import DeskRefusal
 from supportbot.desk.hours import WorkingHours
 from supportbot.desk.models import ClosedBy, Notice, Relay, TicketStatus, short_key
@@ -35,8 +36,8 @@ def _auto(capacity: int = 2, **kw: object) -> DeskParams:
     )
 
 
-def _kinds(desk: Desk) -> list[EventKind]:
-    return [e.kind for e in desk.events._events]
+async def _kinds(desk: Desk) -> list[EventKind]:
+    return [e.kind for e in (await all_events(desk.events))]
 
 
 async def test_desk_handoff_opens_a_queued_ticket_with_a_card(desk: Desk) -> None:
@@ -51,7 +52,7 @@ async def test_desk_handoff_opens_a_queued_ticket_with_a_card(desk: Desk) -> Non
     assert ticket.suggested_category == "payments"  # the bot's guess, from the article
     assert (ticket.topic_id, ticket.card_message_id) == (101, 5001)
     assert [s.method for s in desk.notifier.sent] == ["open_ticket"]
-    (queued,) = desk.events._events
+    (queued,) = await all_events(desk.events)
     assert queued.kind is EventKind.QUEUED
     assert queued.data == {"position": 1}
     assert queued.arms == {"exp": "a"}
@@ -83,7 +84,7 @@ async def test_desk_take_assigns_and_tells_the_user(desk: Desk) -> None:
     assert await desk.service.open_ticket(1) == OpenTicket(1, waiting=False)
     (assigned,) = desk.notifier.to_users(Notice.ASSIGNED)
     assert assigned.params == {"operator": "", "ticket_id": 1}  # names hidden by default
-    (taken,) = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    (taken,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert taken.operator_id == 77
     assert taken.data == {"wait_s": 90.0, "operator": "Olga"}
     assert desk.notifier.of("to_staff", Notice.STAFF_TAKEN)[0].params == {"operator": "Olga"}
@@ -227,7 +228,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     assert done is not None
     assert done.first_response_at == T0 + timedelta(seconds=120)
     assert done.response_times == (120.0, 30.0)
-    replies = [e for e in desk.events._events if e.kind is EventKind.OPERATOR_REPLY]
+    replies = [e for e in (await all_events(desk.events)) if e.kind is EventKind.OPERATOR_REPLY]
     assert [e.data for e in replies] == [
         {"response_s": 120.0, "first": True, "operator": "Olga"},
         {"response_s": 30.0, "operator": "Olga"},
@@ -286,7 +287,7 @@ async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None
     closed = await desk.service.close(1, 77, "Olga", category="payments", subcategory="refunds")
     assert closed.status is TicketStatus.CLOSED
     assert closed.closed_by is ClosedBy.OPERATOR
-    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    (event,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert event.data == {
         "category": "payments",
         "subcategory": "refunds",
@@ -294,7 +295,7 @@ async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None
         "solved_by_bot": False,
         "reopened": 0,
     }
-    assert EventKind.RATING_REQUESTED in _kinds(desk)
+    assert EventKind.RATING_REQUESTED in await _kinds(desk)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)[0].params == {"ticket_id": 1}
     assert desk.notifier.of("set_topic_open")[-1].params == {"open": False}
 
@@ -322,7 +323,7 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
     assert (ticket.solved, ticket.rating, ticket.comment) == (True, 5, "quick and kind")
     data = [
         (e.kind, e.data)
-        for e in desk.events._events
+        for e in (await all_events(desk.events))
         if e.kind in {EventKind.FCR, EventKind.RATING}
     ]
     assert data == [
@@ -350,7 +351,7 @@ async def test_desk_cancel_by_user_when_an_article_solved_it(desk: Desk) -> None
     await desk.service.hand_off(request(1))
     await desk.service.cancel_by_user(1, solved=True)
     assert await desk.service.open_ticket(1) is None
-    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    (event,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert event.data["solved_by_bot"] is True
     assert desk.notifier.to_users(Notice.ASK_RATING) == []
 
@@ -377,9 +378,9 @@ async def test_desk_reopened_ticket_reports_under_the_new_conversation(desk: Des
     desk.clock.advance(10 * 60)
     await desk.service.hand_off(request(1, "it broke again", conversation=2))
     await desk.service.close(1, 77, "Olga", category="other")
-    closes = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    closes = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert [(e.conversation_id, e.data["reopened"]) for e in closes] == [("1-1", 0), ("1-2", 1)]
-    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    taken = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert [e.data["operator"] for e in taken] == ["Olga", "Olga"]
 
 
@@ -511,7 +512,9 @@ async def test_desk_slow_staff_group_gets_one_card_per_ticket_and_the_user_a_rep
     assert [s.queue_position for s in statuses] == [1, 2, 3]
     ticking = asyncio.create_task(desk.service.tick())  # must not post second cards
     relaying = asyncio.create_task(desk.service.forward(1, UserMessage((11,), "hello?"), ()))
-    await asyncio.sleep(0.05)
+    await notifier.waiting_for_gate(3)  # the three cards, still being posted
+    for _ in range(5):  # the tick and the message run until they wait for those cards
+        await asyncio.sleep(0)
     notifier.gate.set()  # type: ignore[union-attr]
     await asyncio.gather(ticking, relaying)
     await desk.service.drain()
@@ -556,7 +559,7 @@ async def test_desk_back_to_the_queue_restarts_the_wait(desk: Desk) -> None:
     await desk.service.transfer(1, 77, "Olga", None)
     desk.clock.advance(30)
     await desk.service.take(1, 77, "Olga")
-    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    taken = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert taken[-1].data["wait_s"] == 30.0
     with pytest.raises(DeskRefusal):
         await desk.service.transfer(1, 77, "Olga", 77)  # to the one who has it
@@ -584,7 +587,7 @@ async def test_desk_close_command_asks_whether_it_was_solved(desk: Desk) -> None
     await desk.service.take(1, 77, "Olga")
     assert await desk.service.close_by_user(1, solved=None)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)
-    assert EventKind.FCR not in _kinds(desk)
+    assert EventKind.FCR not in await _kinds(desk)
 
 
 def test_canned_for_a_message_needs_its_keywords_not_any_shared_word() -> None:

@@ -6,17 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fakes import TOKEN, BotHarness, running_bot
+from fakes import BotHarness, all_events, running_bot
 from faketg import FakeTelegram, SentMessage
 from supportbot.domain.events import EventKind, HandoffReason
 
 USER = 1001
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -74,9 +68,9 @@ async def test_bot_walks_a_guide_to_the_end_and_closes_as_solved(bot: BotHarness
     assert question.text == "That was the last step. Did it solve the problem?"
     (closing,) = await bot.press(USER, question, "Yes")
     assert closing.text == "Glad I could help! Write again any time."
-    kinds = [e.kind for e in bot.events._events]
+    kinds = [e.kind for e in (await all_events(bot.events))]
     assert kinds.count(EventKind.STEP_DONE) == 5
-    closed = [e for e in bot.events._events if e.kind is EventKind.CONVERSATION_CLOSED]
+    closed = [e for e in (await all_events(bot.events)) if e.kind is EventKind.CONVERSATION_CLOSED]
     assert closed[-1].data == {"outcome": "self_service"}
     feedback = await bot.repository.feedback(f"{USER}-1")
     assert [(f.article_id, f.helpful) for f in feedback] == [("en/app/reinstall", True)]

@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 
 from desk_harness import OLGA, PAVEL, STAFF, DeskHarness, running_desk
-from fakes import TOKEN
 from faketg import FakeTelegram
 from supportbot.domain.handoff import OpenTicket
 
 USER = 1001
 HANDOFF_TEXT = "qwzx blorf teapot"  # nothing matches: the bot hands off
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -264,7 +257,7 @@ async def test_staff_deleted_topic_is_recreated(bot: DeskHarness) -> None:
     await bot.say(USER, HANDOFF_TEXT)
     await _take(bot, OLGA)
     (thread,) = bot.tg.topics(STAFF)
-    bot.tg._delete_forum_topic({"chat_id": STAFF, "message_thread_id": thread})
+    bot.tg.delete_topic(STAFF, thread)
     await bot.say(USER, "hello again")
     live = [t for t, topic in bot.tg.topics(STAFF).items() if not topic.deleted]
     assert len(live) == 1

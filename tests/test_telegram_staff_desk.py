@@ -443,3 +443,18 @@ async def test_staff_operators_are_never_flood_limited(tg: FakeTelegram, tmp_pat
         for i in range(6):
             await bot.staff_says(OLGA, f"line {i}", thread_id=thread)
         assert [m.text for m in bot.tg.sent_to(USER)[before:]] == [f"line {i}" for i in range(6)]
+
+
+async def test_staff_every_press_is_answered_exactly_once(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    await _take(bot, OLGA)  # answered by the answer middleware, silently
+    await bot.press(OLGA, "k:zz:1:", card.message_id, STAFF)  # an action nobody knows
+    await bot.press(OLGA, "k:ca:1:9", card.message_id, STAFF)  # a category that is gone
+    await bot.press(PAVEL, "k:tk:1:", card.message_id, STAFF)  # refused: Olga has it
+    answers = [c.params for c in bot.tg.calls_of("answerCallbackQuery")]
+    assert len(answers) == len({a["callback_query_id"] for a in answers}) == 4
+    assert answers[0].get("text") is None
+    stale = {"This button is out of date.", "Эта кнопка устарела."}  # the operator's language
+    assert {a.get("text") for a in answers[1:3]} <= stale
+    assert "already taken" in (answers[3].get("text") or "")

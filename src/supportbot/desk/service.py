@@ -371,10 +371,6 @@ class DeskService:
         await self._flow.finish(changes)
         return moved
 
-    def operator_name(self, operator_id: int) -> str | None:
-        """An operator's name, if they are known."""
-        return self._flow.operator_name(operator_id)
-
     def categories(self) -> Mapping[str, tuple[str, ...]]:
         """The taxonomy operators pick from when closing."""
         return self.params.categories

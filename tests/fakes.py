@@ -245,11 +245,6 @@ class RecordingHandoff:
         """The user's open ticket, if any."""
         return self.tickets.get(user_id)
 
-    async def open_ticket_id(self, user_id: int) -> int | None:
-        """The id of the user's open ticket, if any."""
-        ticket = self.tickets.get(user_id)
-        return ticket.id if ticket is not None else None
-
     async def forward(
         self, ticket_id: int, message: UserMessage, suggestions: Sequence[str]
     ) -> bool:

@@ -206,6 +206,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert await desk.service.forward(1, UserMessage((11,), "hello?"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     desk.clock.advance(120)
     relayed = await desk.service.relay_from_operator(
         operator_id=77,
@@ -216,6 +217,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     )
     assert relayed is Relay.RELAYED  # and it took the queued ticket
     await desk.service.forward(1, UserMessage((12,), "still there?"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     desk.clock.advance(30)
     await desk.service.relay_from_operator(
         operator_id=77,
@@ -402,6 +404,7 @@ async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
     assert await desk.service.forward(1, UserMessage((42,), "wait, one more thing"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.is_open
@@ -412,6 +415,7 @@ async def test_desk_lost_topic_is_recreated_and_the_message_delivered(desk: Desk
     await desk.service.hand_off(request(1))
     desk.notifier.lost.add(1)
     await desk.service.forward(1, UserMessage((42,), "hello"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.topic_id == 102  # a new topic
@@ -425,6 +429,7 @@ async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None
     status = await desk.service.hand_off(request(1))
     assert status.state is HandoffState.QUEUED
     await desk.service.forward(1, UserMessage((42,), "hello"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.card_message_id is None
@@ -457,6 +462,7 @@ async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk)
 async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.forward(1, UserMessage((42,), "hello, any refund news?"), [CARD])
+    await desk.service.drain()  # the copy follows the user's reply
     (assist,) = desk.notifier.of("post_assist")
     assert assist.params["articles"] == [CARD]
     assert "refund-en" in assist.params["canned"]
@@ -599,3 +605,27 @@ def test_canned_for_a_message_needs_its_keywords_not_any_shared_word() -> None:
     assert matcher.for_message("my parcel is late, where is it?", english, limit=3) == []
     found = matcher.for_message("I want my money, a refnd please", english, limit=3)
     assert [r.id for r in found] == ["refund-en"]
+
+
+async def test_desk_user_message_does_not_wait_for_a_paced_staff_group() -> None:
+    from desk_fakes import RecordingNotifier
+
+    notifier = RecordingNotifier()
+    desk = await make_desk(make_articles(), notifier=notifier, params=DeskParams(card_wait_s=30))
+    await desk.service.hand_off(request(1))
+    notifier.staff_gate = asyncio.Event()  # from now on the staff group is slow
+    taking = asyncio.create_task(desk.service.take(1, 77, "Olga"))  # its notices queue up
+    await notifier.waiting_for_staff_gate(1)
+    # The message is stored as due to the staff and the call returns: the user's reply
+    # does not wait (a wait of `card_wait_s` would exceed this guard many times over).
+    assert await asyncio.wait_for(desk.service.forward(1, UserMessage((42,), "hi"), ()), 5)
+    assert notifier.of("copy_to_staff") == []
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.pending_copies == (42,)
+    notifier.staff_gate.set()
+    await taking
+    await desk.service.drain()
+    methods = [s.method for s in notifier.sent if s.method in {"to_staff", "copy_to_staff"}]
+    assert methods == ["to_staff", "copy_to_staff"]  # in the order they were caused
+    assert (await desk.service.get(1)).pending_copies == ()  # type: ignore[union-attr]

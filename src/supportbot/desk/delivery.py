@@ -130,12 +130,13 @@ class Delivery:
 
         return _ForStaff(effect)
 
-    async def run(self, effects: Collection[Effect]) -> None:
+    async def run(self, effects: Collection[Effect], *, wait: bool = True) -> None:
         """Send what state changes call for; a failed send is logged, never lost silently.
 
         Users are told first. What goes to the staff group follows in order, after what
         earlier calls queued for it; a paced group may take a minute, so this waits for it
-        only briefly (`card_wait_s`) and lets it finish in the background (`drain` awaits it).
+        only briefly (`card_wait_s`, not at all without `wait`) and lets it finish in the
+        background (`drain` awaits it).
         """
         staff = [effect for effect in effects if isinstance(effect, _ForStaff)]
         for effect in effects:
@@ -155,6 +156,8 @@ class Delivery:
         self._staff_chain = chain
         self._staff_tasks.add(chain)
         chain.add_done_callback(self._staff_tasks.discard)
+        if not wait:
+            return
         with suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(chain), self._card_wait_s)
 

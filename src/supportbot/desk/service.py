@@ -240,7 +240,9 @@ class DeskService:
             await self.assist.post(ticket, suggestions, message.text)
 
         changes.effects.append(self._send.for_staff(to_staff))
-        await self._flow.finish(changes)
+        # The user's reply does not wait for the copy: it is stored as due, and a paced
+        # staff group may take a while.
+        await self._flow.finish(changes, wait=False)
         return True
 
     async def close_by_user(self, user_id: int, *, solved: bool | None = True) -> bool:

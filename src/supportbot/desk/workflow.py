@@ -96,9 +96,10 @@ class Workflow:
             raise self._refuse("changed")
         return after
 
-    async def finish(self, changes: Changes) -> None:
+    async def finish(self, changes: Changes, *, wait: bool = True) -> None:
+        """Record the events, then send the effects (see `Delivery.run` for `wait`)."""
         await self._journal.record(changes.events)
-        await self._send.run(changes.effects)
+        await self._send.run(changes.effects, wait=wait)
 
     def within_grace(self, ticket: Ticket, now: datetime) -> bool:
         return (

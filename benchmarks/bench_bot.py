@@ -34,9 +34,9 @@ from supportbot.app import (  # noqa: E402
     build_bot_app,
     build_embedders,
     build_knowledge,
-    serve_bot_app,
 )
 from supportbot.config import Settings  # noqa: E402
+from supportbot.lifecycle import serve_bot_app  # noqa: E402
 from supportbot.retrieval.embedders import SentenceTransformerEmbedder  # noqa: E402
 from supportbot.storage.db import Database  # noqa: E402
 from supportbot.storage.embedding_cache import InMemoryEmbeddingCache  # noqa: E402

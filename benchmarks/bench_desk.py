@@ -47,7 +47,7 @@ from aiohttp import web  # noqa: E402
 from desk_harness import STAFF, DeskHarness, running_desk  # noqa: E402
 from fakes import TOKEN  # noqa: E402
 from faketg import Call, FakeTelegram, TelegramApiError  # noqa: E402
-from supportbot.desk.service import DeskParams  # noqa: E402
+from supportbot.desk.params import DeskParams  # noqa: E402
 
 TELEGRAM_PER_MINUTE = 20  # Telegram's limit for one group (the desk's default pacing)
 UNPACED = 10_000  # the highest `desk.staff_messages_per_minute` the config accepts

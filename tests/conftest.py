@@ -1,11 +1,14 @@
-"""Shared fixtures: a tiny bilingual knowledge base as domain objects."""
+"""Shared fixtures: a tiny bilingual knowledge base as domain objects, the fake Bot API."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 
 import pytest
 
+from fakes import TOKEN
+from faketg import FakeTelegram
 from supportbot.domain.models import Article, Lang, Step
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,3 +97,10 @@ def make_articles() -> list[Article]:
 def articles() -> list[Article]:
     """The tiny bilingual knowledge base."""
     return make_articles()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API server on 127.0.0.1, for the bot under test to talk to."""
+    async with FakeTelegram(token=TOKEN) as server:
+        yield server

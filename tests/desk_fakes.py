@@ -10,8 +10,9 @@ from typing import Any
 
 from supportbot.desk.hours import WorkingHours
 from supportbot.desk.models import Message, Notice, Place, Ticket
+from supportbot.desk.params import DeskParams
 from supportbot.desk.ports import StaffUnavailableError, TopicLostError
-from supportbot.desk.service import DeskParams, DeskService
+from supportbot.desk.service import DeskService
 from supportbot.domain.events import HandoffReason
 from supportbot.domain.handoff import Author, HandoffRequest, TranscriptEntry, UserProfile
 from supportbot.domain.models import Article, CannedReply, Lang
@@ -43,8 +44,21 @@ class RecordingNotifier:
     blocked: set[int] = field(default_factory=set)
     gate: asyncio.Event | None = None  # when set, cards wait for it (a paced staff group)
     staff_gate: asyncio.Event | None = None  # likewise notices and card edits
+    at_gate: int = 0  # cards that reached a closed gate
+    at_staff_gate: int = 0  # staff notices that reached a closed gate
+    _arrivals: asyncio.Condition = field(default_factory=asyncio.Condition)
     _next_topic: int = 100
     _next_message: int = 5000
+
+    async def waiting_for_gate(self, cards: int) -> None:
+        """Until `cards` cards wait at the gate (every task before them has run)."""
+        async with asyncio.timeout(10), self._arrivals:
+            await self._arrivals.wait_for(lambda: self.at_gate >= cards)
+
+    async def waiting_for_staff_gate(self, notices: int) -> None:
+        """Until `notices` staff notices wait at the staff gate."""
+        async with asyncio.timeout(10), self._arrivals:
+            await self._arrivals.wait_for(lambda: self.at_staff_gate >= notices)
 
     def _check(self, ticket: Ticket) -> None:
         if self.unavailable:
@@ -58,6 +72,9 @@ class RecordingNotifier:
 
     async def open_ticket(self, ticket: Ticket) -> Place:
         if self.gate is not None:
+            self.at_gate += 1
+            async with self._arrivals:
+                self._arrivals.notify_all()
             await self.gate.wait()
         if self.unavailable:
             raise StaffUnavailableError("bot removed from the group")
@@ -75,6 +92,9 @@ class RecordingNotifier:
 
     async def to_staff(self, ticket: Ticket, message: Message) -> None:
         if self.staff_gate is not None:
+            self.at_staff_gate += 1
+            async with self._arrivals:
+                self._arrivals.notify_all()
             await self.staff_gate.wait()
         self._check(ticket)
         self.sent.append(Sent("to_staff", ticket.id, None, message.notice, dict(message.params)))

@@ -13,11 +13,12 @@ from typing import Any
 from desk_fakes import CANNED, CATEGORIES
 from fakes import TOKEN, ScriptedSuggester
 from faketg import FakeTelegram, Pushed, SentMessage
-from supportbot.app import all_migrations, build_bot_app, serve_bot_app
+from supportbot.app import all_migrations, build_bot_app
 from supportbot.config import Settings
 from supportbot.conversation.engine import Conversation
 from supportbot.desk.service import DeskService
 from supportbot.domain.models import CannedReply
+from supportbot.lifecycle import serve_bot_app
 from supportbot.storage.db import Database
 from supportbot.storage.events import SqliteEventLog
 from supportbot.telegram.middlewares import InFlight
@@ -78,7 +79,7 @@ class DeskHarness:
     ) -> list[SentMessage]:
         """An operator writes in the staff group; what the bot sent into it in response."""
         before = len(self.tg.sent_to(STAFF))
-        chat = self.tg._chats.get(STAFF, {})
+        chat = self.tg.chat(STAFF) or {}
         await self.settle(
             self.tg.group_message(
                 STAFF,

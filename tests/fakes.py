@@ -18,9 +18,15 @@ from typing import Any
 
 from faketg import FakeTelegram, Pushed, SentMessage
 from supportbot.conversation.engine import Conversation, EngineParams
-from supportbot.conversation.handoff import RecordingHandoff
 from supportbot.conversation.ports import ConversationRepository, Experiments
-from supportbot.domain.handoff import HandoffState
+from supportbot.domain.events import Event
+from supportbot.domain.handoff import (
+    HandoffRequest,
+    HandoffState,
+    HandoffStatus,
+    OpenTicket,
+    UserMessage,
+)
 from supportbot.domain.models import (
     Article,
     CannedReply,
@@ -30,6 +36,7 @@ from supportbot.domain.models import (
     Step,
     Suggestion,
 )
+from supportbot.domain.ports import EventLog
 from supportbot.domain.text import detect_lang, normalize
 from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
 from supportbot.storage.conversations import (
@@ -183,6 +190,83 @@ class ManualClock:
         self.now += timedelta(seconds=seconds)
 
 
+async def all_events(log: EventLog) -> list[Event]:
+    """Every event in the log, oldest first, read through the port."""
+    return await log.read(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """A user withdrew from the queue."""
+
+    user_id: int
+    solved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """A message forwarded to the desk, with its agent-assist suggestions."""
+
+    ticket_id: int
+    message: UserMessage
+    suggestions: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RecordingHandoff:
+    """`HandoffPort` that records every call; answers with `state` (QUEUED by default).
+
+    Each user gets a ticket that stays open until `cancel_by_user`, `assign(user_id)` or
+    `close(user_id)`, so the engine's "with a person" paths can be exercised.
+    """
+
+    state: HandoffState = HandoffState.QUEUED
+    requests: list[HandoffRequest] = field(default_factory=list)
+    cancellations: list[Cancellation] = field(default_factory=list)
+    forwarded: list[Forwarded] = field(default_factory=list)
+    tickets: dict[int, OpenTicket] = field(default_factory=dict)
+    opened: int = 0
+
+    async def hand_off(self, request: HandoffRequest) -> HandoffStatus:
+        """Record the request; open a ticket unless the desk is "unavailable"."""
+        self.requests.append(request)
+        user_id = request.user.user_id
+        if user_id in self.tickets:
+            return HandoffStatus(HandoffState.ALREADY_OPEN, ticket_id=self.tickets[user_id].id)
+        if self.state is HandoffState.UNAVAILABLE:
+            return HandoffStatus(HandoffState.UNAVAILABLE)
+        self.opened += 1
+        ticket = OpenTicket(self.opened, waiting=self.state is not HandoffState.ASSIGNED)
+        self.tickets[user_id] = ticket
+        position = len(self.tickets) if self.state is HandoffState.QUEUED else None
+        return HandoffStatus(self.state, ticket_id=ticket.id, queue_position=position)
+
+    async def open_ticket(self, user_id: int) -> OpenTicket | None:
+        """The user's open ticket, if any."""
+        return self.tickets.get(user_id)
+
+    async def forward(
+        self, ticket_id: int, message: UserMessage, suggestions: Sequence[str]
+    ) -> bool:
+        """Record the message and its suggestions."""
+        self.forwarded.append(Forwarded(ticket_id, message, tuple(suggestions)))
+        return True
+
+    async def cancel_by_user(self, user_id: int, *, solved: bool) -> None:
+        """The user withdrew: their ticket is closed."""
+        self.cancellations.append(Cancellation(user_id, solved))
+        self.tickets.pop(user_id, None)
+
+    def assign(self, user_id: int) -> None:
+        """An operator takes the user's ticket (it no longer waits)."""
+        ticket = self.tickets[user_id]
+        self.tickets[user_id] = OpenTicket(ticket.id, waiting=False)
+
+    def close(self, user_id: int) -> None:
+        """Close the user's ticket as an operator would."""
+        self.tickets.pop(user_id, None)
+
+
 def make_conversation(
     *,
     suggester: Any = None,
@@ -194,7 +278,7 @@ def make_conversation(
     params: EngineParams | None = None,
 ) -> tuple[Conversation, RecordingHandoff, InMemoryEventLog]:
     """A Conversation over in-memory twins (each can be replaced)."""
-    handoff = handoff or RecordingHandoff(state=HandoffState.QUEUED)
+    handoff = handoff or RecordingHandoff()
     events = events or InMemoryEventLog()
     conversation = Conversation(
         suggester=suggester or ScriptedSuggester(),
@@ -284,7 +368,8 @@ async def running_bot(
         clock=clock,
     )
     texts = Texts.load()
-    bot = build_bot(TOKEN, tg.base_url, on_blocked=conversation.mark_blocked, max_retry_wait_s=5)
+
+    bot = build_bot(TOKEN, tg.base_url, max_retry_wait_s=5)
     in_flight = InFlight()
     dp = build_dispatcher(
         conversation=conversation,

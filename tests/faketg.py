@@ -723,6 +723,15 @@ class FakeTelegram:
         """Create a forum topic as if an admin did it; returns its message_thread_id."""
         return self._create_topic(chat_id, name, icon_color, None).message_thread_id
 
+    def chat(self, chat_id: int) -> JSON | None:
+        """A chat as the server knows it (None for an unknown one)."""
+        chat = self._chats.get(chat_id)
+        return dict(chat) if chat is not None else None
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic and its messages as if an admin did it."""
+        self._delete_forum_topic({"chat_id": chat_id, "message_thread_id": thread_id})
+
     def topics(self, chat_id: int) -> dict[int, Topic]:
         """Forum topics of a chat (including deleted ones, flagged ``deleted``)."""
         return dict(self._topics.get(chat_id, {}))

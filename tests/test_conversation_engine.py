@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from fakes import ManualClock, ScriptedSuggester, make_conversation
+from fakes import ManualClock, ScriptedSuggester, all_events, make_conversation
 from supportbot.conversation.replies import Act, Press, Say, UserInfo, article_key
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.domain.events import EventKind, HandoffReason
-from supportbot.domain.handoff import HandoffState
+from supportbot.domain.handoff import HandoffState, OpenTicket, UserMessage
 from supportbot.domain.models import Lang
 
 EN = UserInfo(1, "Ann", language_code="en")
@@ -55,7 +55,7 @@ async def test_engine_closes_an_idle_conversation_as_abandoned() -> None:
     clock.advance(7 * 3600)
     second = await conversation.handle_text(EN, "how do i reset my password")
     assert second.conversation == first.conversation + 1
-    closed = [e for e in events._events if e.kind is EventKind.CONVERSATION_CLOSED]
+    closed = [e for e in (await all_events(events)) if e.kind is EventKind.CONVERSATION_CLOSED]
     assert [e.data["outcome"] for e in closed] == ["abandoned"]
 
 
@@ -67,15 +67,15 @@ async def test_engine_records_events_with_arms_and_applies_overrides() -> None:
     (answer,) = reply.messages
     assert answer.inline_steps
     assert Act.GUIDE not in [a.act for a in answer.actions]
-    assert all(e.arms == {"exp": "b"} for e in events._events)
-    kinds = [e.kind for e in events._events]
+    assert all(e.arms == {"exp": "b"} for e in (await all_events(events)))
+    kinds = [e.kind for e in (await all_events(events))]
     assert kinds == [
         EventKind.MESSAGE_RECEIVED,
         EventKind.DECISION,
         EventKind.SUGGESTION_SHOWN,
         EventKind.BOT_REPLY,
     ]
-    decision = events._events[1]
+    decision = (await all_events(events))[1]
     assert decision.data["text"] == "the app keeps crashing"
     assert decision.data["decision"] == "answer"
 
@@ -138,12 +138,12 @@ async def test_engine_queued_user_who_waits_keeps_the_ticket() -> None:
     await conversation.ask_person(EN)
     assert handoff.requests[0].reason is HandoffReason.USER_ASKED
     offer = await conversation.handle_text(EN, "my card was declined")
-    assert offer.relay_ticket == 1
+    assert [f.ticket_id for f in handoff.forwarded] == [1]  # the operator sees it too
     assert offer.messages[0].say is Say.WAITING_OFFER
     key = article_key("en/payments/card-declined")
     kept = await conversation.press(EN, Press(Act.KEEP_WAITING, offer.conversation, key))
     assert [m.say for m in kept.messages] == [Say.KEEP_WAITING]
-    assert await handoff.open_ticket_id(1) == 1
+    assert (await handoff.open_ticket(1)) == OpenTicket(1, waiting=True)
     handoff.close(1)  # the operator closed it: the next message starts afresh
     fresh = await conversation.handle_text(EN, "forgot my password")
     assert fresh.conversation == offer.conversation + 1
@@ -166,11 +166,11 @@ async def test_engine_records_the_first_message_in_the_conversation_it_opens() -
         EN, Press(Act.HELPED, first.conversation, article_key("en/payments/card-declined"))
     )
     second = await conversation.handle_text(EN, "how do i reset my password")
-    by_kind = [(e.kind, e.conversation_id) for e in events._events]
+    by_kind = [(e.kind, e.conversation_id) for e in (await all_events(events))]
     assert (EventKind.MESSAGE_RECEIVED, f"1-{first.conversation}") in by_kind
     assert (EventKind.MESSAGE_RECEIVED, f"1-{second.conversation}") in by_kind
-    received = [e for e in events._events if e.kind is EventKind.MESSAGE_RECEIVED]
-    decisions = [e for e in events._events if e.kind is EventKind.DECISION]
+    received = [e for e in (await all_events(events)) if e.kind is EventKind.MESSAGE_RECEIVED]
+    decisions = [e for e in (await all_events(events)) if e.kind is EventKind.DECISION]
     assert [e.conversation_id for e in received] == [e.conversation_id for e in decisions]
 
 
@@ -236,3 +236,14 @@ async def test_engine_a_photo_mid_guide_keeps_the_place() -> None:
     await conversation.press(EN, Press(Act.GUIDE, answer.conversation, key))
     reply = await conversation.handle_media(EN, None)
     assert [m.say for m in reply.messages] == [Say.DESCRIBE_IN_WORDS, Say.GUIDE_RESUME]
+
+
+async def test_engine_asks_the_ticket_whether_a_person_has_the_user() -> None:
+    conversation, handoff, _ = make_conversation()
+    await conversation.ask_person(EN)
+    handoff.assign(1)  # an operator took it: the ticket alone says so
+    reply = await conversation.handle_text(EN, "my card was declined", [77])
+    assert reply.messages == ()  # no "while you wait" offer, no "added to your request"
+    (forwarded,) = handoff.forwarded
+    assert forwarded.message == UserMessage((77,), "my card was declined")
+    assert "en/payments/card-declined" in forwarded.suggestions

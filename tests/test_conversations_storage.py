@@ -100,3 +100,21 @@ async def test_conversations_storage_sqlite_survives_reopening(tmp_path: Path) -
         assert await SqliteConversationRepository(db).load(7) == _state()
     finally:
         await db.close()
+
+
+def test_conversations_storage_reads_states_stored_by_earlier_versions() -> None:
+    from supportbot.storage.conversations import decode_state, encode_state
+
+    # As the hand-written codec wrote it: compact JSON, ISO times with +00:00, a guide.
+    raw = (
+        '{"user_id":5,"lang":"ru","lang_explicit":true,"number":2,"phase":"guide",'
+        '"subject":"пароль","shown":["a"],"rejected":[],"offered":["a"],'
+        '"guide":{"article_id":"a","step":2},"last_question":"пароль",'
+        '"last_question_at":"2026-03-02T10:00:00+00:00","handoff_state":null,'
+        '"ticket_id":null,"transcript":[],"opened_at":null,"updated_at":null,'
+        '"person_offered":false}'
+    )
+    state = decode_state(raw)
+    assert state.guide == GuidePlace("a", 2)
+    assert (state.phase, state.lang, state.last_question_at) == (Phase.GUIDE, Lang.RU, NOW)
+    assert decode_state(encode_state(state)) == state

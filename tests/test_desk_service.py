@@ -9,11 +9,13 @@ import pytest
 
 from conftest import make_articles
 from desk_fakes import CATEGORIES, T0, Desk, make_desk, request
+from fakes import all_events
+from supportbot.desk.errors import DeskRefusal
 from supportbot.desk.hours import WorkingHours
-from supportbot.desk.models import ClosedBy, Notice, TicketStatus, short_key
-from supportbot.desk.service import DeskParams, DeskRefusal, Relay
+from supportbot.desk.models import ClosedBy, Notice, Relay, TicketStatus, short_key
+from supportbot.desk.params import DeskParams
 from supportbot.domain.events import EventKind
-from supportbot.domain.handoff import HandoffState
+from supportbot.domain.handoff import HandoffState, OpenTicket, UserMessage
 from supportbot.domain.models import Lang
 
 CARD = "en/payments/card-declined"
@@ -34,8 +36,8 @@ def _auto(capacity: int = 2, **kw: object) -> DeskParams:
     )
 
 
-def _kinds(desk: Desk) -> list[EventKind]:
-    return [e.kind for e in desk.events._events]
+async def _kinds(desk: Desk) -> list[EventKind]:
+    return [e.kind for e in (await all_events(desk.events))]
 
 
 async def test_desk_handoff_opens_a_queued_ticket_with_a_card(desk: Desk) -> None:
@@ -50,7 +52,7 @@ async def test_desk_handoff_opens_a_queued_ticket_with_a_card(desk: Desk) -> Non
     assert ticket.suggested_category == "payments"  # the bot's guess, from the article
     assert (ticket.topic_id, ticket.card_message_id) == (101, 5001)
     assert [s.method for s in desk.notifier.sent] == ["open_ticket"]
-    (queued,) = desk.events._events
+    (queued,) = await all_events(desk.events)
     assert queued.kind is EventKind.QUEUED
     assert queued.data == {"position": 1}
     assert queued.arms == {"exp": "a"}
@@ -62,8 +64,8 @@ async def test_desk_second_handoff_of_the_same_user_is_already_open(desk: Desk) 
     again = await desk.service.hand_off(request(1))
     assert again.state is HandoffState.ALREADY_OPEN
     assert again.ticket_id == 1
-    assert await desk.service.open_ticket_id(1) == 1
-    assert await desk.service.open_ticket_id(2) is None
+    assert (await desk.service.open_ticket(1)) == OpenTicket(1, waiting=True)
+    assert await desk.service.open_ticket(2) is None
 
 
 async def test_desk_without_a_staff_group_is_unavailable() -> None:
@@ -79,10 +81,10 @@ async def test_desk_take_assigns_and_tells_the_user(desk: Desk) -> None:
     ticket = await desk.service.take(1, 77, "Olga")
     assert ticket.status is TicketStatus.ASSIGNED
     assert ticket.operator_id == 77
-    assert not await desk.service.is_waiting(1)
+    assert await desk.service.open_ticket(1) == OpenTicket(1, waiting=False)
     (assigned,) = desk.notifier.to_users(Notice.ASSIGNED)
     assert assigned.params == {"operator": "", "ticket_id": 1}  # names hidden by default
-    (taken,) = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    (taken,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert taken.operator_id == 77
     assert taken.data == {"wait_s": 90.0, "operator": "Olga"}
     assert desk.notifier.of("to_staff", Notice.STAFF_TAKEN)[0].params == {"operator": "Olga"}
@@ -127,7 +129,7 @@ async def test_desk_auto_assigns_to_the_least_loaded_online_operator() -> None:
     desk = await make_desk(make_articles(), params=_auto(capacity=3))
     await desk.service.set_online(77, "Olga", True)
     await desk.service.set_online(78, "Pavel", True)
-    await desk.service.take_ban_notice(0)  # no-op
+    await desk.service.bans.take_notice(0)  # no-op
     states = [(await desk.service.hand_off(request(u))).state for u in (1, 2, 3)]
     assert states == [HandoffState.ASSIGNED] * 3
     owners = [(await desk.service.get(i)).operator_id for i in (1, 2, 3)]  # type: ignore[union-attr]
@@ -203,7 +205,8 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     await desk.service.hand_off(request(1))
     ticket = await desk.service.get(1)
     assert ticket is not None
-    assert await desk.service.relay_from_user(1, [11], "hello?")
+    assert await desk.service.forward(1, UserMessage((11,), "hello?"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     desk.clock.advance(120)
     relayed = await desk.service.relay_from_operator(
         operator_id=77,
@@ -213,7 +216,8 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
         reply_to=None,
     )
     assert relayed is Relay.RELAYED  # and it took the queued ticket
-    await desk.service.relay_from_user(1, [12], "still there?")
+    await desk.service.forward(1, UserMessage((12,), "still there?"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     desk.clock.advance(30)
     await desk.service.relay_from_operator(
         operator_id=77,
@@ -226,7 +230,7 @@ async def test_desk_operator_reply_tracks_first_and_each_response_time(desk: Des
     assert done is not None
     assert done.first_response_at == T0 + timedelta(seconds=120)
     assert done.response_times == (120.0, 30.0)
-    replies = [e for e in desk.events._events if e.kind is EventKind.OPERATOR_REPLY]
+    replies = [e for e in (await all_events(desk.events)) if e.kind is EventKind.OPERATOR_REPLY]
     assert [e.data for e in replies] == [
         {"response_s": 120.0, "first": True, "operator": "Olga"},
         {"response_s": 30.0, "operator": "Olga"},
@@ -285,7 +289,7 @@ async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None
     closed = await desk.service.close(1, 77, "Olga", category="payments", subcategory="refunds")
     assert closed.status is TicketStatus.CLOSED
     assert closed.closed_by is ClosedBy.OPERATOR
-    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    (event,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert event.data == {
         "category": "payments",
         "subcategory": "refunds",
@@ -293,7 +297,7 @@ async def test_desk_close_needs_a_category_from_the_taxonomy(desk: Desk) -> None
         "solved_by_bot": False,
         "reopened": 0,
     }
-    assert EventKind.RATING_REQUESTED in _kinds(desk)
+    assert EventKind.RATING_REQUESTED in await _kinds(desk)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)[0].params == {"ticket_id": 1}
     assert desk.notifier.of("set_topic_open")[-1].params == {"open": False}
 
@@ -309,19 +313,19 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    await desk.service.answer_fcr(1, 1, True)
+    await desk.service.feedback.answer_fcr(1, 1, True)
     assert desk.notifier.to_users(Notice.ASK_RATING)
-    await desk.service.rate(1, 1, 5)
-    assert desk.service.awaits_comment(1)
-    assert await desk.service.add_comment(1, "quick and kind")
-    assert not desk.service.awaits_comment(1)
-    assert not await desk.service.add_comment(1, "again")
+    await desk.service.feedback.rate(1, 1, 5)
+    assert desk.service.feedback.awaits_comment(1)
+    assert await desk.service.feedback.add_comment(1, "quick and kind")
+    assert not desk.service.feedback.awaits_comment(1)
+    assert not await desk.service.feedback.add_comment(1, "again")
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert (ticket.solved, ticket.rating, ticket.comment) == (True, 5, "quick and kind")
     data = [
         (e.kind, e.data)
-        for e in desk.events._events
+        for e in (await all_events(desk.events))
         if e.kind in {EventKind.FCR, EventKind.RATING}
     ]
     assert data == [
@@ -330,7 +334,7 @@ async def test_desk_fcr_rating_and_comment_are_recorded(desk: Desk) -> None:
         (EventKind.RATING, {"score": 5, "comment": "quick and kind"}),
     ]
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 2, 4)  # not their ticket
+        await desk.service.feedback.rate(1, 2, 4)  # not their ticket
 
 
 async def test_desk_user_closes_with_my_problem_is_solved(desk: Desk) -> None:
@@ -348,8 +352,8 @@ async def test_desk_user_closes_with_my_problem_is_solved(desk: Desk) -> None:
 async def test_desk_cancel_by_user_when_an_article_solved_it(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.cancel_by_user(1, solved=True)
-    assert await desk.service.open_ticket_id(1) is None
-    (event,) = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    assert await desk.service.open_ticket(1) is None
+    (event,) = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert event.data["solved_by_bot"] is True
     assert desk.notifier.to_users(Notice.ASK_RATING) == []
 
@@ -376,9 +380,9 @@ async def test_desk_reopened_ticket_reports_under_the_new_conversation(desk: Des
     desk.clock.advance(10 * 60)
     await desk.service.hand_off(request(1, "it broke again", conversation=2))
     await desk.service.close(1, 77, "Olga", category="other")
-    closes = [e for e in desk.events._events if e.kind is EventKind.CLOSED]
+    closes = [e for e in (await all_events(desk.events)) if e.kind is EventKind.CLOSED]
     assert [(e.conversation_id, e.data["reopened"]) for e in closes] == [("1-1", 0), ("1-2", 1)]
-    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    taken = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert [e.data["operator"] for e in taken] == ["Olga", "Olga"]
 
 
@@ -399,7 +403,8 @@ async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    assert await desk.service.relay_from_user(1, [42], "wait, one more thing")
+    assert await desk.service.forward(1, UserMessage((42,), "wait, one more thing"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.is_open
@@ -409,7 +414,8 @@ async def test_desk_user_message_racing_the_close_reopens_instead_of_being_lost(
 async def test_desk_lost_topic_is_recreated_and_the_message_delivered(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     desk.notifier.lost.add(1)
-    await desk.service.relay_from_user(1, [42], "hello")
+    await desk.service.forward(1, UserMessage((42,), "hello"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.topic_id == 102  # a new topic
@@ -422,7 +428,8 @@ async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None
     desk.notifier.unavailable = True
     status = await desk.service.hand_off(request(1))
     assert status.state is HandoffState.QUEUED
-    await desk.service.relay_from_user(1, [42], "hello")
+    await desk.service.forward(1, UserMessage((42,), "hello"), ())
+    await desk.service.drain()  # the copy follows the user's reply
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert ticket.card_message_id is None
@@ -439,23 +446,23 @@ async def test_desk_unreachable_staff_group_keeps_tickets_and_messages() -> None
 async def test_desk_ban_closes_the_ticket_and_notifies_the_user_once(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.ban(1, by=77)
-    assert desk.service.is_banned(1)
-    assert await desk.service.open_ticket_id(1) is None
+    assert desk.service.bans.is_banned(1)
+    assert await desk.service.open_ticket(1) is None
     staff_before = len([s for s in desk.notifier.sent if s.method != "to_user"])
     for _ in range(2):
         status = await desk.service.hand_off(request(1))
         assert status.state is HandoffState.UNAVAILABLE
     assert len(desk.notifier.to_users(Notice.BANNED)) == 1
     assert len([s for s in desk.notifier.sent if s.method != "to_user"]) == staff_before
-    assert await desk.service.unban(1)
-    assert not await desk.service.unban(1)
+    assert await desk.service.bans.lift(1)
+    assert not await desk.service.bans.lift(1)
     assert (await desk.service.hand_off(request(1))).state is HandoffState.QUEUED
 
 
 async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
-    await desk.service.note_suggestions(1, [CARD])
-    await desk.service.relay_from_user(1, [42], "hello, any refund news?")
+    await desk.service.forward(1, UserMessage((42,), "hello, any refund news?"), [CARD])
+    await desk.service.drain()  # the copy follows the user's reply
     (assist,) = desk.notifier.of("post_assist")
     assert assist.params["articles"] == [CARD]
     assert "refund-en" in assist.params["canned"]
@@ -469,7 +476,7 @@ async def test_desk_agent_assist_posts_articles_and_canned_replies(desk: Desk) -
 
 async def test_desk_canned_search_and_send_fills_placeholders(desk: Desk) -> None:
     await desk.service.hand_off(request(1, name="Ivan"))
-    found = desk.service.search_canned("greet", Lang.EN)
+    found = desk.service.assist.search_canned("greet", Lang.EN)
     assert [r.id for r in found] == ["greeting-en"]
     await desk.service.send_canned(1, 77, "Olga", short_key("greeting-en"))
     assert desk.notifier.of("send_to_user")[0].params == {"text": "Hi Ivan! This is Support."}
@@ -510,8 +517,10 @@ async def test_desk_slow_staff_group_gets_one_card_per_ticket_and_the_user_a_rep
     # The users were answered although no card could be posted yet.
     assert [s.queue_position for s in statuses] == [1, 2, 3]
     ticking = asyncio.create_task(desk.service.tick())  # must not post second cards
-    relaying = asyncio.create_task(desk.service.relay_from_user(1, [11], "hello?"))
-    await asyncio.sleep(0.05)
+    relaying = asyncio.create_task(desk.service.forward(1, UserMessage((11,), "hello?"), ()))
+    await notifier.waiting_for_gate(3)  # the three cards, still being posted
+    for _ in range(5):  # the tick and the message run until they wait for those cards
+        await asyncio.sleep(0)
     notifier.gate.set()  # type: ignore[union-attr]
     await asyncio.gather(ticking, relaying)
     await desk.service.drain()
@@ -556,7 +565,7 @@ async def test_desk_back_to_the_queue_restarts_the_wait(desk: Desk) -> None:
     await desk.service.transfer(1, 77, "Olga", None)
     desk.clock.advance(30)
     await desk.service.take(1, 77, "Olga")
-    taken = [e for e in desk.events._events if e.kind is EventKind.TAKEN]
+    taken = [e for e in (await all_events(desk.events)) if e.kind is EventKind.TAKEN]
     assert taken[-1].data["wait_s"] == 30.0
     with pytest.raises(DeskRefusal):
         await desk.service.transfer(1, 77, "Olga", 77)  # to the one who has it
@@ -566,14 +575,14 @@ async def test_desk_second_tap_on_fcr_or_rating_is_refused(desk: Desk) -> None:
     await desk.service.hand_off(request(1))
     await desk.service.take(1, 77, "Olga")
     await desk.service.close(1, 77, "Olga", category="other")
-    await desk.service.answer_fcr(1, 1, True)
+    await desk.service.feedback.answer_fcr(1, 1, True)
     with pytest.raises(DeskRefusal):
-        await desk.service.answer_fcr(1, 1, False)
-    await desk.service.rate(1, 1, 5)
+        await desk.service.feedback.answer_fcr(1, 1, False)
+    await desk.service.feedback.rate(1, 1, 5)
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 1, 1)
+        await desk.service.feedback.rate(1, 1, 1)
     with pytest.raises(DeskRefusal):
-        await desk.service.rate(1, 1, 9)
+        await desk.service.feedback.rate(1, 1, 9)
     ticket = await desk.service.get(1)
     assert ticket is not None
     assert (ticket.solved, ticket.rating) == (True, 5)
@@ -584,7 +593,7 @@ async def test_desk_close_command_asks_whether_it_was_solved(desk: Desk) -> None
     await desk.service.take(1, 77, "Olga")
     assert await desk.service.close_by_user(1, solved=None)
     assert desk.notifier.to_users(Notice.CLOSED_ASK_FCR)
-    assert EventKind.FCR not in _kinds(desk)
+    assert EventKind.FCR not in await _kinds(desk)
 
 
 def test_canned_for_a_message_needs_its_keywords_not_any_shared_word() -> None:
@@ -596,3 +605,27 @@ def test_canned_for_a_message_needs_its_keywords_not_any_shared_word() -> None:
     assert matcher.for_message("my parcel is late, where is it?", english, limit=3) == []
     found = matcher.for_message("I want my money, a refnd please", english, limit=3)
     assert [r.id for r in found] == ["refund-en"]
+
+
+async def test_desk_user_message_does_not_wait_for_a_paced_staff_group() -> None:
+    from desk_fakes import RecordingNotifier
+
+    notifier = RecordingNotifier()
+    desk = await make_desk(make_articles(), notifier=notifier, params=DeskParams(card_wait_s=30))
+    await desk.service.hand_off(request(1))
+    notifier.staff_gate = asyncio.Event()  # from now on the staff group is slow
+    taking = asyncio.create_task(desk.service.take(1, 77, "Olga"))  # its notices queue up
+    await notifier.waiting_for_staff_gate(1)
+    # The message is stored as due to the staff and the call returns: the user's reply
+    # does not wait (a wait of `card_wait_s` would exceed this guard many times over).
+    assert await asyncio.wait_for(desk.service.forward(1, UserMessage((42,), "hi"), ()), 5)
+    assert notifier.of("copy_to_staff") == []
+    ticket = await desk.service.get(1)
+    assert ticket is not None
+    assert ticket.pending_copies == (42,)
+    notifier.staff_gate.set()
+    await taking
+    await desk.service.drain()
+    methods = [s.method for s in notifier.sent if s.method in {"to_staff", "copy_to_staff"}]
+    assert methods == ["to_staff", "copy_to_staff"]  # in the order they were caused
+    assert (await desk.service.get(1)).pending_copies == ()  # type: ignore[union-attr]

@@ -11,8 +11,8 @@ import pytest
 
 from fakes import TOKEN
 from faketg import FakeTelegram
-from supportbot.app import run_bot
 from supportbot.config import load_settings
+from supportbot.lifecycle import run_bot
 
 STAFF = -100777
 

@@ -65,7 +65,7 @@ def test_weekly_run_is_the_next_configured_weekday_and_time() -> None:
 async def test_stats_command_answers_in_the_staff_group_only() -> None:
     async with FakeTelegram(token=TOKEN) as tg:
         tg.add_chat(STAFF, is_forum=True, title="Support staff")
-        bot = build_bot(TOKEN, tg.base_url, on_blocked=None, max_retry_wait_s=1)
+        bot = build_bot(TOKEN, tg.base_url, max_retry_wait_s=1)
         in_flight = InFlight()
         dp = build_dispatcher(
             conversation=None,  # type: ignore[arg-type]  # no private chats in this test

@@ -6,17 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fakes import TOKEN, BotHarness, running_bot
+from fakes import BotHarness, all_events, running_bot
 from faketg import FakeTelegram, SentMessage
 from supportbot.domain.events import EventKind, HandoffReason
 
 USER = 1001
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -74,9 +68,9 @@ async def test_bot_walks_a_guide_to_the_end_and_closes_as_solved(bot: BotHarness
     assert question.text == "That was the last step. Did it solve the problem?"
     (closing,) = await bot.press(USER, question, "Yes")
     assert closing.text == "Glad I could help! Write again any time."
-    kinds = [e.kind for e in bot.events._events]
+    kinds = [e.kind for e in (await all_events(bot.events))]
     assert kinds.count(EventKind.STEP_DONE) == 5
-    closed = [e for e in bot.events._events if e.kind is EventKind.CONVERSATION_CLOSED]
+    closed = [e for e in (await all_events(bot.events)) if e.kind is EventKind.CONVERSATION_CLOSED]
     assert closed[-1].data == {"outcome": "self_service"}
     feedback = await bot.repository.feedback(f"{USER}-1")
     assert [(f.article_id, f.helpful) for f in feedback] == [("en/app/reinstall", True)]
@@ -166,15 +160,17 @@ async def test_bot_offers_an_article_while_the_user_waits(bot: BotHarness) -> No
     (done,) = await bot.press(USER, offer, "This solved it")
     assert done.text == "Glad I could help! Write again any time."
     assert [(c.user_id, c.solved) for c in bot.handoff.cancellations] == [(USER, True)]
-    assert await bot.handoff.open_ticket_id(USER) is None
+    assert await bot.handoff.open_ticket(USER) is None
 
 
 async def test_bot_notes_matches_for_the_operator_while_waiting(bot: BotHarness) -> None:
     await bot.say(USER, "/operator", language_code="en")
     (noted,) = await bot.say(USER, "something about my account", language_code="en")
     assert noted.text == "Added to your request: the operator will see it."
-    assert bot.handoff.notes[0][0] == USER
-    assert "en/profile/delete" in bot.handoff.notes[0][1]
+    (forwarded,) = bot.handoff.forwarded
+    assert forwarded.message.text == "something about my account"
+    assert forwarded.message.message_ids  # the operator gets the user's own message
+    assert "en/profile/delete" in forwarded.suggestions
 
 
 async def test_bot_splits_a_long_article_under_the_limit(bot: BotHarness) -> None:

@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 
 from desk_harness import OLGA, PAVEL, STAFF, DeskHarness, running_desk
-from fakes import TOKEN
 from faketg import FakeTelegram
+from supportbot.domain.handoff import OpenTicket
 
 USER = 1001
 HANDOFF_TEXT = "qwzx blorf teapot"  # nothing matches: the bot hands off
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -160,7 +154,7 @@ async def test_staff_user_presses_my_problem_is_solved(bot: DeskHarness) -> None
     await _take(bot, OLGA)
     joined = bot.tg.sent_to(USER)[-1]
     await bot.press(USER, joined.callback_data[0], joined.message_id)
-    assert await bot.desk.open_ticket_id(USER) is None
+    assert await bot.desk.open_ticket(USER) is None
     assert _labels(bot.tg.sent_to(USER)[-1]) == ["1", "2", "3", "4", "5"]
 
 
@@ -251,7 +245,7 @@ async def test_staff_restart_keeps_open_tickets(tg: FakeTelegram, tmp_path: Path
         await _take(bot, OLGA)
         (thread,) = bot.tg.topics(STAFF)
     async with running_desk(tg, path=path, add_chat=False) as bot:
-        assert await bot.desk.open_ticket_id(USER) == 1
+        assert (await bot.desk.open_ticket(USER)) == OpenTicket(1, waiting=False)
         await bot.say(USER, "are you there after the restart?")
         relayed = [m for m in bot.staff_messages(thread) if m.method == "copyMessage"]
         assert relayed[-1].text == "are you there after the restart?"
@@ -263,7 +257,7 @@ async def test_staff_deleted_topic_is_recreated(bot: DeskHarness) -> None:
     await bot.say(USER, HANDOFF_TEXT)
     await _take(bot, OLGA)
     (thread,) = bot.tg.topics(STAFF)
-    bot.tg._delete_forum_topic({"chat_id": STAFF, "message_thread_id": thread})
+    bot.tg.delete_topic(STAFF, thread)
     await bot.say(USER, "hello again")
     live = [t for t, topic in bot.tg.topics(STAFF).items() if not topic.deleted]
     assert len(live) == 1
@@ -322,7 +316,7 @@ async def test_staff_group_unreachable_keeps_the_ticket_until_it_is_back(
     assert "number 1 in the queue" in (reply.text or "")  # the user is not turned away
     await bot.say(USER, "it is urgent, my money is stuck")
     assert bot.tg.topics(STAFF) == {}
-    assert await bot.desk.open_ticket_id(USER) == 1
+    assert (await bot.desk.open_ticket(USER)) == OpenTicket(1, waiting=True)
 
     bot.tg.clear_faults()  # the bot is back in the group
     await bot.desk.tick()
@@ -375,12 +369,12 @@ async def test_staff_members_unknown_command_is_not_a_refusal(bot: DeskHarness) 
     assert await bot.staff_says(OLGA, "/whatever") == []
 
 
-async def test_staff_texts_exist_in_both_languages() -> None:
-    from supportbot.desk.service import REFUSALS
+async def test_desk_texts_exist_in_both_languages() -> None:
+    from supportbot.desk.errors import REFUSALS
     from supportbot.domain.models import Lang
-    from supportbot.telegram.staff_texts import StaffTexts
+    from supportbot.telegram.texts import Texts
 
-    texts = StaffTexts.load("ru")
+    texts = Texts.load("ru")
     assert texts.keys(Lang.RU) == texts.keys(Lang.EN)
     assert set(texts.refusals()) == set(REFUSALS)  # every refusal the desk raises has a text
     assert texts.staff("online").startswith("🟢")
@@ -449,3 +443,18 @@ async def test_staff_operators_are_never_flood_limited(tg: FakeTelegram, tmp_pat
         for i in range(6):
             await bot.staff_says(OLGA, f"line {i}", thread_id=thread)
         assert [m.text for m in bot.tg.sent_to(USER)[before:]] == [f"line {i}" for i in range(6)]
+
+
+async def test_staff_every_press_is_answered_exactly_once(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    await _take(bot, OLGA)  # answered by the answer middleware, silently
+    await bot.press(OLGA, "k:zz:1:", card.message_id, STAFF)  # an action nobody knows
+    await bot.press(OLGA, "k:ca:1:9", card.message_id, STAFF)  # a category that is gone
+    await bot.press(PAVEL, "k:tk:1:", card.message_id, STAFF)  # refused: Olga has it
+    answers = [c.params for c in bot.tg.calls_of("answerCallbackQuery")]
+    assert len(answers) == len({a["callback_query_id"] for a in answers}) == 4
+    assert answers[0].get("text") is None
+    stale = {"This button is out of date.", "Эта кнопка устарела."}  # the operator's language
+    assert {a.get("text") for a in answers[1:3]} <= stale
+    assert "already taken" in (answers[3].get("text") or "")

@@ -71,6 +71,7 @@ async def test_tickets_storage_round_trips_every_field(
         created,
         status=TicketStatus.CLOSED,
         operator_id=77,
+        operator_name="Olga",
         assigned_at=NOW,
         topic_id=11,
         card_message_id=12,
@@ -153,3 +154,26 @@ async def test_tickets_storage_survives_a_restart(tmp_path: Path) -> None:
         assert [o.name for o in await SqliteStaffRepository(db).operators()] == ["Olga"]
     finally:
         await db.close()
+
+
+def test_tickets_storage_reads_tickets_stored_by_earlier_versions() -> None:
+    # As the hand-written codec wrote them: ISO times with +00:00, a field since removed,
+    # and no `operator_name` (added later: it takes its default).
+    raw = (
+        '{"id": 3, "user_id": 7, "conversation_id": "7-1", "user_name": "Ivan",'
+        ' "created_at": "2026-03-02T10:00:00+00:00", "queued_at": "2026-03-02T10:00:00+00:00",'
+        ' "lang": "ru", "status": "assigned", "operator_id": 77, "response_times": [1.5],'
+        ' "transcript": [{"ts": "2026-03-02T10:00:00+00:00", "author": "user", "text": "hi",'
+        ' "article_id": null, "reaction": null}], "closed_by": null, "retired_field": 1}'
+    )
+    ticket = tickets.decode_ticket(raw)
+    assert (ticket.id, ticket.lang, ticket.status, ticket.operator_id) == (
+        3,
+        Lang.RU,
+        TicketStatus.ASSIGNED,
+        77,
+    )
+    assert ticket.operator_name is None
+    assert ticket.created_at == NOW
+    assert ticket.transcript == (TranscriptEntry(NOW, Author.USER, "hi"),)
+    assert tickets.decode_ticket(tickets.encode_ticket(ticket)) == ticket

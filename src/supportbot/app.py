@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,12 +16,13 @@ from aiogram import Bot, Dispatcher, Router
 from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
 from supportbot.conversation.engine import Conversation, EngineParams
-from supportbot.conversation.handoff import RecordingHandoff
-from supportbot.conversation.ports import ConversationRepository, QueueProbe
+from supportbot.conversation.handoff import NoStaffHandoff
+from supportbot.conversation.ports import ConversationRepository
 from supportbot.conversation.state import Overrides, Treatment
 from supportbot.desk.hours import WorkingHours
+from supportbot.desk.params import DeskParams
 from supportbot.desk.ports import ArticleSource
-from supportbot.desk.service import DeskParams, DeskService
+from supportbot.desk.service import DeskService
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.handoff import HandoffPort
 from supportbot.domain.models import Lang
@@ -36,13 +37,14 @@ from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
 from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
-from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
+from supportbot.telegram.bot import build_bot, build_dispatcher
+from supportbot.telegram.cards import StaffCards
+from supportbot.telegram.desk_user import get_desk_user_router
+from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import FloodControl, InFlight
-from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
-from supportbot.telegram.staff import get_desk_user_router, get_group_router, get_staff_router
-from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
-from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
+from supportbot.telegram.staff import get_group_router, get_staff_router
+from supportbot.telegram.staff_desk import TelegramStaffDesk
+from supportbot.telegram.stats import get_stats_router
 from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,13 @@ def all_migrations() -> list[Migration]:
         *conversations.MIGRATIONS,
         *tickets.MIGRATIONS,
     ]
+
+
+def event_log(db: Database) -> EventLog:
+    """The event log in the database."""
+    from supportbot.storage.events import SqliteEventLog
+
+    return SqliteEventLog(db)
 
 
 async def open_database(settings: Settings) -> Database:
@@ -204,24 +213,7 @@ async def build_knowledge(
     )
 
 
-async def build_suggester(
-    settings: Settings,
-    *,
-    kb_dir: Path | None = None,
-    embedders: Sequence[Embedder] | None = None,
-    cache: EmbeddingCache | None = None,
-    db: Database | None = None,
-) -> HybridSuggester:
-    """Just the suggester (the knowledge base is not watched)."""
-    live = await build_knowledge(settings, kb_dir=kb_dir, embedders=embedders, cache=cache, db=db)
-    return live.suggester
-
-
 # --- the Telegram bot and the operator desk ---------------------------------------------
-
-# How often the desk retries what could not reach the staff group, assigns tickets once
-# working hours begin, and refreshes queue notices.
-DESK_TICK_S = 15.0
 
 
 class ConfiguredExperiments:
@@ -260,7 +252,6 @@ def build_conversation(
     repository: ConversationRepository,
     handoff: HandoffPort,
     events: EventLog,
-    queue: QueueProbe | None = None,
     experiments: ConfiguredExperiments | None = None,
 ) -> Conversation:
     """The conversation engine over the given ports, with the configured knobs."""
@@ -274,7 +265,6 @@ def build_conversation(
         intents=FuzzyIntentMatcher(),
         duplicates=FuzzyDuplicateDetector(),
         experiments=experiments or ConfiguredExperiments(settings.experiments),
-        queue=queue,
         params=EngineParams(
             default_lang=Lang(settings.telegram.default_language),
             duplicate_window_s=settings.telegram.duplicate_window_s,
@@ -282,7 +272,23 @@ def build_conversation(
     )
 
 
-def desk_params(settings: Settings, texts: StaffTexts) -> DeskParams:
+async def build_terminal_chat(
+    settings: Settings, *, kb_dir: Path | None, db: Database
+) -> tuple[LiveKnowledge, Conversation]:
+    """`supportbot chat`: the watched knowledge base and a conversation with no desk (the
+    user is told no operator is available)."""
+    live = await build_knowledge(settings, kb_dir=kb_dir, db=db)
+    conversation = build_conversation(
+        settings,
+        suggester=live.suggester,
+        repository=SqliteConversationRepository(db),
+        handoff=NoStaffHandoff(),
+        events=event_log(db),
+    )
+    return live, conversation
+
+
+def desk_params(settings: Settings, texts: Texts) -> DeskParams:
     """The desk's knobs from the `desk` section."""
     desk = settings.desk
     return DeskParams(
@@ -301,11 +307,10 @@ def desk_params(settings: Settings, texts: StaffTexts) -> DeskParams:
 
 @dataclass(frozen=True, slots=True)
 class Desk:
-    """The operator desk: the service, its staff-group adapter and texts."""
+    """The operator desk: the service, its staff-group adapter, who may act in the group."""
 
     service: DeskService
     staff: TelegramStaffDesk
-    texts: StaffTexts
     members: StaffMembership
 
 
@@ -317,15 +322,15 @@ async def build_desk(
     events: EventLog,
     knowledge: ArticleSource,
     experiments: ConfiguredExperiments,
+    texts: Texts,
 ) -> Desk | None:
     """The desk in the configured staff group; None when `desk.staff_chat_id` is not set."""
     chat_id = settings.desk.staff_chat_id
     if chat_id is None:
         return None
     desk = settings.desk
-    texts = StaffTexts.load(desk.language)
     staff = TelegramStaffDesk(
-        bot, chat_id, texts, knowledge, per_minute=desk.staff_messages_per_minute
+        bot, chat_id, StaffCards(texts, knowledge), per_minute=desk.staff_messages_per_minute
     )
     service = DeskService(
         tickets=SqliteTicketRepository(db),
@@ -339,9 +344,8 @@ async def build_desk(
         refusals=texts.refusals(),
         arms=experiments.arms,
     )
-    staff.names = service.operator_name
     await service.start()
-    return Desk(service, staff, texts, StaffMembership(chat_id))
+    return Desk(service, staff, StaffMembership(chat_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +370,7 @@ async def build_bot_app(
 ) -> BotApp:
     """The Telegram bot over the suggester, with the desk when a staff group is configured.
 
-    Without a staff group, handoffs are recorded by `RecordingHandoff` and users are told
-    that no operator is available right now.
+    Without a staff group, `NoStaffHandoff` tells users that no operator is available.
     """
     token = settings.telegram.token
     if token is None:
@@ -376,24 +379,25 @@ async def build_bot_app(
         )
     experiments = ConfiguredExperiments(settings.experiments)
     repository = SqliteConversationRepository(db)
-
-    async def blocked(user_id: int) -> None:
-        await repository.set_blocked(user_id, True)
-
-    bot = build_bot(token.get_secret_value(), settings.telegram.api_base, on_blocked=blocked)
+    bot = build_bot(token.get_secret_value(), settings.telegram.api_base)
+    texts = Texts.load(settings.desk.language)
     desk = await build_desk(
-        settings, bot=bot, db=db, events=events, knowledge=suggester, experiments=experiments
+        settings,
+        bot=bot,
+        db=db,
+        events=events,
+        knowledge=suggester,
+        experiments=experiments,
+        texts=texts,
     )
     conversation = build_conversation(
         settings,
         suggester=suggester,
         repository=repository,
-        handoff=desk.service if desk is not None else RecordingHandoff(),
-        queue=desk.service if desk is not None else None,
+        handoff=desk.service if desk is not None else NoStaffHandoff(),
         events=events,
         experiments=experiments,
     )
-    texts = Texts.load()
     flood = settings.telegram.flood
     in_flight = InFlight()
     staff_chat = settings.desk.staff_chat_id
@@ -406,7 +410,6 @@ async def build_bot_app(
         conversation=conversation,
         texts=texts,
         flood=FloodControl(flood.messages, flood.per_seconds),
-        relay=DeskRelay(desk.service) if desk is not None else None,
         extra_routers=routers,
         in_flight=in_flight,
     )
@@ -416,136 +419,5 @@ async def build_bot_app(
     if desk is not None:
         dispatcher["desk"] = desk.service
         dispatcher["staff_desk"] = desk.staff
-        dispatcher["staff_texts"] = desk.texts
         dispatcher["staff_members"] = desk.members
     return BotApp(bot, dispatcher, conversation, in_flight, texts, stats, desk)
-
-
-async def serve_bot_app(
-    settings: Settings,
-    app: BotApp,
-    stop: asyncio.Event,
-    *,
-    polling_timeout_s: int = 10,
-) -> None:
-    """Serve updates until `stop` is set, with the desk's workers; then shut down cleanly."""
-    desk = app.desk
-    async with asyncio.TaskGroup() as tasks:
-        if desk is not None:
-            outbox = tasks.create_task(desk.staff.outbox.run())
-            await desk.staff.check()
-            tasks.create_task(_every(DESK_TICK_S, desk.service.tick, stop))
-        staff_chat = settings.desk.staff_chat_id
-        if staff_chat is not None and settings.analytics.weekly_summary:
-            tasks.create_task(
-                post_weekly_summaries(
-                    app.bot,
-                    staff_chat,
-                    app.stats,
-                    lang=settings.desk.language,
-                    weekday=settings.analytics.weekly_summary_weekday,
-                    at=settings.analytics.weekly_summary_time,
-                    tz=ZoneInfo(settings.analytics.timezone),
-                    stop=stop,
-                )
-            )
-        try:
-            await _serve(settings, app, stop, polling_timeout_s)
-        finally:
-            stop.set()
-            if desk is not None:
-                # What the last updates queued for the staff group still goes out.
-                await _drain_outbox(desk, outbox)
-
-
-async def _drain_outbox(desk: Desk, worker: asyncio.Task[None]) -> None:
-    try:
-        await asyncio.wait_for(desk.service.drain(), timeout=10)
-        await asyncio.wait_for(desk.staff.outbox.drain(), timeout=10)
-    except TimeoutError:
-        logger.warning("staff group: some queued messages were not sent before the stop")
-    worker.cancel()
-
-
-async def _every(seconds: float, job: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
-    """Run `job` every `seconds` until `stop`; a failing run is logged, the loop goes on."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
-            return
-        except TimeoutError:
-            pass
-        try:
-            await job()
-        except Exception:
-            logger.exception("periodic job %s failed", getattr(job, "__qualname__", job))
-
-
-async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """`supportbot run`: serve the knowledge base on Telegram until SIGTERM / Ctrl-C."""
-    from supportbot.storage.events import SqliteEventLog
-
-    stop = stop or asyncio.Event()
-    stop_on_signals(stop)
-    db = await Database.open(settings.storage.database, all_migrations())
-    try:
-        live = await build_knowledge(settings, db=db)
-        app = await build_bot_app(
-            settings, suggester=live.suggester, db=db, events=SqliteEventLog(db)
-        )
-        try:
-            await _start_and_serve(settings, app, live, stop)
-        finally:
-            await app.bot.session.close()  # also when the start fails (closing twice is fine)
-    finally:
-        await db.close()
-    logger.info("Stopped cleanly")
-
-
-async def _start_and_serve(
-    settings: Settings, app: BotApp, live: LiveKnowledge, stop: asyncio.Event
-) -> None:
-    me = await app.bot.get_me()
-    logger.info(
-        "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s; %s",
-        me.username,
-        me.id,
-        live.root,
-        len(live.kb.articles),
-        settings.telegram.mode,
-        f"staff group {settings.desk.staff_chat_id}"
-        if app.desk is not None
-        else "no staff group (desk.staff_chat_id): users are told no operator can answer",
-    )
-    await register_commands(app.bot, app.texts)
-    async with asyncio.TaskGroup() as tasks:
-        if settings.knowledge_base.watch:
-            tasks.create_task(
-                live.watch(debounce_ms=settings.knowledge_base.debounce_ms, stop_event=stop)
-            )
-        try:
-            await serve_bot_app(settings, app, stop)
-        finally:
-            stop.set()  # the watcher stops with the bot
-
-
-async def _serve(
-    settings: Settings, app: BotApp, stop: asyncio.Event, polling_timeout_s: int
-) -> None:
-    telegram = settings.telegram
-    if telegram.mode == "polling":
-        await run_polling(
-            app.bot, app.dispatcher, app.in_flight, stop, polling_timeout_s=polling_timeout_s
-        )
-        return
-    hook = telegram.webhook
-    if not hook.url:
-        raise ConfigError("telegram.webhook.url is required in webhook mode")
-    options = WebhookOptions(
-        url=hook.url,
-        path=hook.path,
-        host=hook.host,
-        port=hook.port,
-        secret=hook.secret.get_secret_value() if hook.secret else None,
-    )
-    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options)

@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from supportbot.config import load_settings
 from supportbot.conversation.engine import Conversation
-from supportbot.conversation.handoff import RecordingHandoff
 from supportbot.conversation.replies import Reply, UserInfo
 from supportbot.domain.errors import SupportBotError
 from supportbot.domain.models import Lang
-from supportbot.storage.conversations import SqliteConversationRepository
-from supportbot.storage.events import SqliteEventLog
 
 if TYPE_CHECKING:  # aiogram and the models load only when a chat starts
     from supportbot.app import LiveKnowledge
@@ -92,7 +89,7 @@ class TerminalChat:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from supportbot.app import build_conversation, build_knowledge, open_database
+    from supportbot.app import build_terminal_chat, open_database
     from supportbot.telegram.render import Renderer
     from supportbot.telegram.texts import Texts
 
@@ -103,14 +100,7 @@ async def _chat(args: argparse.Namespace) -> int:
         print("Loading the models and the knowledge base...", file=sys.stderr)
     db = await open_database(settings)
     try:
-        live = await build_knowledge(settings, kb_dir=args.kb, db=db)
-        conversation = build_conversation(
-            settings,
-            suggester=live.suggester,
-            repository=SqliteConversationRepository(db),
-            handoff=RecordingHandoff(),
-            events=SqliteEventLog(db),
-        )
+        live, conversation = await build_terminal_chat(settings, kb_dir=args.kb, db=db)
         user = UserInfo(TERMINAL_USER_ID, first_name=args.name, language_code=lang.value)
         screen = TerminalChat(Renderer(Texts.load()), color=sys.stdout.isatty())
         stop = asyncio.Event()

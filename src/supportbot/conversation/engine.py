@@ -21,7 +21,6 @@ from supportbot.conversation.ports import (
     Intent,
     IntentMatcher,
     NoExperiments,
-    QueueProbe,
 )
 from supportbot.conversation.replies import (
     Act,
@@ -47,7 +46,9 @@ from supportbot.domain.handoff import (
     HandoffPort,
     HandoffRequest,
     HandoffState,
+    OpenTicket,
     TranscriptEntry,
+    UserMessage,
     UserProfile,
 )
 from supportbot.domain.models import Article, Decision, DecisionKind, Lang
@@ -55,7 +56,6 @@ from supportbot.domain.ports import EventLog, Suggester
 
 logger = logging.getLogger(__name__)
 
-_WAITING = frozenset({HandoffState.QUEUED, HandoffState.AFTER_HOURS})
 # Intents that legitimately repeat ("next", "next", ...): never treated as duplicates.
 _REPEATABLE = frozenset({Intent.NEXT, Intent.YES, Intent.NO, Intent.GREETING, Intent.THANKS})
 _SMALL_TALK = {Intent.GREETING: Say.SMALL_TALK_HELLO, Intent.THANKS: Say.SMALL_TALK_THANKS}
@@ -91,7 +91,7 @@ class _Turn:
     now: datetime
     messages: list[Outgoing] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    relay_ticket: int | None = None
+    message_ids: tuple[int, ...] = ()  # the channel's ids of the message being handled
 
     def say(self, message: Outgoing) -> None:
         self.messages.append(message)
@@ -124,7 +124,6 @@ class Conversation:
         intents: IntentMatcher,
         duplicates: DuplicateDetector,
         experiments: Experiments | None = None,
-        queue: QueueProbe | None = None,
         params: EngineParams | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
@@ -135,7 +134,6 @@ class Conversation:
         self._intents = intents
         self._duplicates = duplicates
         self._experiments = experiments or NoExperiments()
-        self._queue = queue
         self._params = params or EngineParams()
         self._clock = clock
         self._locks = KeyedLocks()
@@ -171,9 +169,9 @@ class Conversation:
         """/operator or a "Talk to a person" button: hand off now."""
         return await self._run(user, self._person)
 
-    async def mark_blocked(self, user_id: int, blocked: bool = True) -> None:
-        """The user blocked (or unblocked) the bot: adapters stop sending meanwhile."""
-        await self._repo.set_blocked(user_id, blocked)
+    async def mark_blocked(self, user_id: int) -> None:
+        """The user blocked the bot (a send was refused): remembered until they write again."""
+        await self._repo.set_blocked(user_id, True)
 
     async def is_blocked(self, user_id: int) -> bool:
         """True while the user has the bot blocked."""
@@ -181,29 +179,39 @@ class Conversation:
 
     # --- messages ---------------------------------------------------------------------
 
-    async def handle_text(self, user: UserInfo, text: str) -> Reply:
-        """Any text from the user: a question, an intent, or a message for the operator."""
-        return await self._run(user, lambda turn: self._text(turn, text.strip()), received=True)
+    async def handle_text(
+        self, user: UserInfo, text: str, message_ids: Sequence[int] = ()
+    ) -> Reply:
+        """Any text from the user: a question, an intent, or a message for the operator.
 
-    async def handle_media(self, user: UserInfo, caption: str | None) -> Reply:
+        `message_ids` are the channel's ids of the message (an album's parts): what the
+        desk forwards to the person handling the user, if one is.
+        """
+        return await self._run(
+            user, lambda turn: self._text(turn, text.strip()), received=True, ids=message_ids
+        )
+
+    async def handle_media(
+        self, user: UserInfo, caption: str | None, message_ids: Sequence[int] = ()
+    ) -> Reply:
         """A photo, voice, sticker or document: the caption is the question, if any."""
         if caption and caption.strip():
-            return await self.handle_text(user, caption)
+            return await self.handle_text(user, caption, message_ids)
 
         async def no_words(turn: _Turn) -> None:
             ticket = await self._ticket_of(turn)
             if ticket is not None:
-                # The operator sees the media (the desk relays it); the bot stays quiet
+                # The operator sees the media (the desk forwards it); the bot stays quiet
                 # unless the user is still waiting for someone to pick it up.
-                turn.relay_ticket = ticket
-                if self._is_waiting(turn.state) and await self._still_waiting(turn):
+                await self._forward(turn, ticket, None)
+                if ticket.waiting:
                     turn.say(Outgoing(Say.WAIT_NOTED))
                 return
             turn.say(Outgoing(Say.DESCRIBE_IN_WORDS, actions=(Action(Act.PERSON),)))
             if turn.state.phase is Phase.GUIDE:
                 self._resume_hint(turn)
 
-        return await self._run(user, no_words, received=True)
+        return await self._run(user, no_words, received=True, ids=message_ids)
 
     # --- buttons ----------------------------------------------------------------------
 
@@ -219,11 +227,13 @@ class Conversation:
         body: Callable[[_Turn], Any],
         *,
         received: bool = False,
+        ids: Sequence[int] = (),
     ) -> Reply:
         async with self._locks.hold(user.user_id):
             now = self._clock()
             state = await self._load(user, now)
             turn = _Turn(state, user, self._experiments.treatment(user.user_id), now)
+            turn.message_ids = tuple(ids)
             if received and await self._repo.is_blocked(user.user_id):
                 # Writing to the bot unblocks it, as Telegram does.
                 await self._repo.set_blocked(user.user_id, False)
@@ -247,7 +257,6 @@ class Conversation:
                 lang=turn.state.lang,
                 conversation=turn.state.number,
                 messages=tuple(turn.messages),
-                relay_ticket=turn.relay_ticket,
             )
 
     async def _load(self, user: UserInfo, now: datetime) -> ConversationState:
@@ -283,7 +292,9 @@ class Conversation:
                 # Nothing is being handled yet: the offer of a person still stands.
                 turn.say(Outgoing(Say.NO_MORE_ARTICLES, actions=(Action(Act.PERSON),)))
                 return
-            turn.relay_ticket = await self._ticket_of(turn)
+            ticket = await self._ticket_of(turn)
+            if ticket is not None:
+                await self._forward(turn, ticket, text)
             turn.say(Outgoing(Say.ALREADY_HANDLING))
             return
         turn.state = replace(turn.state, last_question=text, last_question_at=turn.now)
@@ -440,19 +451,22 @@ class Conversation:
             )
         )
 
-    async def _with_desk(self, turn: _Turn, text: str, intent: Intent | None, ticket: int) -> None:
-        """A message while the desk has the user: relay it, and match it for articles."""
-        turn.relay_ticket = ticket
+    async def _with_desk(
+        self, turn: _Turn, text: str, intent: Intent | None, ticket: OpenTicket
+    ) -> None:
+        """A message while the desk has the user: forward it, with the articles matching it."""
         self._note(turn, Author.USER, text)
         if intent is Intent.PERSON:
+            await self._forward(turn, ticket, text)
             turn.say(Outgoing(Say.ALREADY_HANDLING))
             return
         decision = await self._decide(turn, text)
-        waiting = self._is_waiting(turn.state) and await self._still_waiting(turn)
+        waiting = ticket.waiting
         best = decision.best
         if waiting and decision.kind is DecisionKind.ANSWER and best is not None:
             article = self._suggester.article(best.article_id)
             if article is not None:
+                await self._forward(turn, ticket, text)
                 self._show(turn, [article.id])
                 turn.state = replace(turn.state, offered=(article.id,))
                 turn.event(EventKind.SUGGESTION_SHOWN, article.id, articles=[article.id])
@@ -467,28 +481,22 @@ class Conversation:
                     )
                 )
                 return
-        if decision.suggestions:
-            await self._handoff.note_suggestions(
-                turn.state.user_id, [s.article_id for s in decision.suggestions]
-            )
+        await self._forward(turn, ticket, text, [s.article_id for s in decision.suggestions])
         if waiting:
             turn.say(Outgoing(Say.WAIT_NOTED))
 
-    def _is_waiting(self, state: ConversationState) -> bool:
-        return state.handoff_state in _WAITING
+    async def _forward(
+        self, turn: _Turn, ticket: OpenTicket, text: str | None, suggestions: Sequence[str] = ()
+    ) -> None:
+        """The one way a user's message reaches the person handling them."""
+        message = UserMessage(turn.message_ids, text)
+        if not await self._handoff.forward(ticket.id, message, suggestions):
+            logger.warning("ticket %d: the user's message was not forwarded", ticket.id)
 
-    async def _still_waiting(self, turn: _Turn) -> bool:
-        if self._queue is None:
-            return True
-        waiting = await self._queue.is_waiting(turn.state.user_id)
-        if not waiting:
-            turn.state = replace(turn.state, handoff_state=HandoffState.ASSIGNED)
-        return waiting
-
-    async def _ticket_of(self, turn: _Turn) -> int | None:
+    async def _ticket_of(self, turn: _Turn) -> OpenTicket | None:
         if turn.state.phase is not Phase.HANDED_OFF:
             return None
-        return await self._handoff.open_ticket_id(turn.state.user_id)
+        return await self._handoff.open_ticket(turn.state.user_id)
 
     # --- handoff ----------------------------------------------------------------------
 

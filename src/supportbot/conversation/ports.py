@@ -71,14 +71,6 @@ class Experiments(Protocol):
         ...
 
 
-class QueueProbe(Protocol):
-    """Optional desk extension: is the user still waiting in the queue (no operator yet)?"""
-
-    async def is_waiting(self, user_id: int) -> bool:
-        """True while no operator has taken the user's ticket."""
-        ...
-
-
 class NoExperiments:
     """`Experiments` with no experiment running."""
 

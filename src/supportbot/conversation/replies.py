@@ -83,16 +83,14 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The engine's answer to one input: messages in order, plus routing for the adapter.
+    """The engine's answer to one input: messages in order.
 
-    `conversation` is the number buttons must carry. `relay_ticket` is set when the message
-    should also go to the operator handling that ticket (the desk relays it).
+    `conversation` is the number buttons must carry.
     """
 
     lang: Lang
     conversation: int
     messages: tuple[Outgoing, ...] = ()
-    relay_ticket: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

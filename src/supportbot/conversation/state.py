@@ -51,6 +51,8 @@ class ConversationState:
     guide: GuidePlace | None = None
     last_question: str = ""
     last_question_at: datetime | None = None
+    # The desk's answer at the handoff, as it was then (what the user was told). Whether a
+    # person has the user now is the ticket's to say (`HandoffPort.open_ticket`).
     handoff_state: HandoffState | None = None
     ticket_id: int | None = None
     transcript: tuple[TranscriptEntry, ...] = ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ class Ticket:
     suggested_category: str | None = None
     previous_id: int | None = None
     operator_id: int | None = None
+    operator_name: str | None = None  # as it was when they got the ticket (for its card)
     assigned_at: datetime | None = None
     topic_id: int | None = None
     card_message_id: int | None = None
@@ -84,6 +85,105 @@ class Ticket:
         if self.assigned_at is None or self.closed_at is None:
             return None
         return (self.closed_at - self.assigned_at).total_seconds()
+
+    # --- transitions: each returns the ticket after it; the caller saves it expecting
+    # the status it had before (`status`), so two concurrent transitions cannot both win.
+
+    def assign(self, operator_id: int, operator_name: str, now: datetime) -> Ticket:
+        """Taken by (or given to) an operator; a transfer keeps the first assignment time."""
+        return replace(
+            self,
+            status=TicketStatus.ASSIGNED,
+            operator_id=operator_id,
+            operator_name=operator_name,
+            assigned_at=self.assigned_at or now,
+            notified_position=None,
+            notified_wait_s=None,
+        )
+
+    def requeue(self, now: datetime) -> Ticket:
+        """Back in the queue: its wait starts again, so the next take's wait excludes this
+        handling."""
+        return replace(
+            self,
+            status=TicketStatus.QUEUED,
+            operator_id=None,
+            operator_name=None,
+            queued_at=now,
+            notified_position=None,
+            notified_wait_s=None,
+        )
+
+    def close(
+        self,
+        now: datetime,
+        by: ClosedBy,
+        category: str | None = None,
+        subcategory: str | None = None,
+    ) -> Ticket:
+        """Closed by an operator, the user or the bot, with the category it was filed under."""
+        return replace(
+            self,
+            status=TicketStatus.CLOSED,
+            closed_at=now,
+            closed_by=by,
+            category=category,
+            subcategory=subcategory,
+            awaiting_since=None,
+            notified_position=None,
+            notified_wait_s=None,
+        )
+
+    def reopen(
+        self,
+        now: datetime,
+        transcript: tuple[TranscriptEntry, ...] | None = None,
+        conversation_id: str | None = None,
+    ) -> Ticket:
+        """Queued again after closing; its events from here on belong to `conversation_id`
+        (the conversation that brought it back) when given."""
+        return replace(
+            self,
+            status=TicketStatus.QUEUED,
+            queued_at=now,
+            operator_id=None,
+            operator_name=None,
+            closed_at=None,
+            closed_by=None,
+            solved=None,
+            rating=None,
+            comment=None,
+            reopened=self.reopened + 1,
+            transcript=self.transcript
+            if transcript is None
+            else (*self.transcript, *transcript)[-50:],
+            conversation_id=self.conversation_id if conversation_id is None else conversation_id,
+        )
+
+    def received(self, now: datetime, message_ids: tuple[int, ...]) -> Ticket:
+        """A user message arrived: it awaits an answer, and is due to the staff group."""
+        return replace(
+            self,
+            awaiting_since=self.awaiting_since or now,
+            pending_copies=tuple(dict.fromkeys([*self.pending_copies, *message_ids])),
+        )
+
+    def told(self, position: int | None, wait_s: float | None) -> Ticket:
+        """The queue place and wait the user was last told."""
+        return replace(self, notified_position=position, notified_wait_s=wait_s)
+
+    def answered(self, now: datetime) -> tuple[Ticket, float | None]:
+        """An operator's message reached the user; with the response time, when one ran."""
+        response = None
+        ticket = self
+        if self.awaiting_since is not None:
+            response = round((now - self.awaiting_since).total_seconds(), 3)
+            ticket = replace(
+                ticket, response_times=(*self.response_times, response), awaiting_since=None
+            )
+        if ticket.first_response_at is None:
+            ticket = replace(ticket, first_response_at=now)
+        return ticket, response
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +235,15 @@ class MessageLink:
     user_message_id: int
     staff_message_id: int
     from_user: bool
+
+
+class Relay(enum.StrEnum):
+    """What became of an operator's message in the staff group."""
+
+    NOT_A_TICKET = "not_a_ticket"  # general chat of the staff group
+    INTERNAL = "internal"  # `//` or /note: stays with the staff
+    RELAYED = "relayed"
+    UNDELIVERED = "undelivered"  # the user blocked the bot
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Protocol
 
 from supportbot.desk.models import (
@@ -179,12 +178,4 @@ class ArticleSource(Protocol):
 
     def canned_replies(self) -> Sequence[CannedReply]:
         """The canned operator replies currently loaded."""
-        ...
-
-
-class Clock(Protocol):
-    """The current time, timezone-aware UTC."""
-
-    def __call__(self) -> datetime:
-        """Now."""
         ...

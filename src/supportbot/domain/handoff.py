@@ -77,6 +77,29 @@ class HandoffStatus:
     opens_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    """The user's open ticket: the one source of truth for "a person is handling this".
+
+    `waiting` is True while no operator has it yet (queued, or waiting for working hours).
+    """
+
+    id: int
+    waiting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """A message (several for an album) the user wrote while a person handles them.
+
+    `message_ids` are the channel's ids of the user's messages (empty where there are none,
+    as in a terminal chat); `text` is the text or caption, if any.
+    """
+
+    message_ids: tuple[int, ...] = ()
+    text: str | None = None
+
+
 class HandoffPort(Protocol):
     """What the conversation engine needs from the desk."""
 
@@ -84,14 +107,17 @@ class HandoffPort(Protocol):
         """Open (or find) the user's ticket and queue or assign it."""
         ...
 
-    async def open_ticket_id(self, user_id: int) -> int | None:
-        """The user's open ticket, if any: while it exists, an operator is in charge."""
+    async def open_ticket(self, user_id: int) -> OpenTicket | None:
+        """The user's open ticket, if any: while it exists, a person is in charge."""
+        ...
+
+    async def forward(
+        self, ticket_id: int, message: UserMessage, suggestions: Sequence[str]
+    ) -> bool:
+        """The user's message for the person handling the ticket, with the articles that
+        match it (agent assist). False when there is no ticket to take it."""
         ...
 
     async def cancel_by_user(self, user_id: int, *, solved: bool) -> None:
         """The user withdrew (an article solved it) or closed the ticket themselves."""
-        ...
-
-    async def note_suggestions(self, user_id: int, article_ids: Sequence[str]) -> None:
-        """Articles the suggester found for a user who is with an operator (agent assist)."""
         ...

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from datetime import datetime
-from typing import Any
 
-from supportbot.conversation.state import ConversationState, Feedback, GuidePlace, Phase
-from supportbot.domain.handoff import HandoffState
-from supportbot.domain.models import Lang
-from supportbot.storage.codec import decode_transcript, dt, encode_transcript, parse_dt
+from pydantic import TypeAdapter
+
+from supportbot.conversation.state import ConversationState, Feedback
+from supportbot.storage.codec import dt
 from supportbot.storage.db import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -43,61 +42,20 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+@functools.cache
+def _states() -> TypeAdapter[ConversationState]:
+    return TypeAdapter(ConversationState)
+
+
 def encode_state(state: ConversationState) -> str:
-    """The state as JSON (the schema stays in one column so it can grow without migrations)."""
-    data: dict[str, Any] = {
-        "v": 1,
-        "user_id": state.user_id,
-        "lang": state.lang.value,
-        "lang_explicit": state.lang_explicit,
-        "number": state.number,
-        "phase": state.phase.value,
-        "subject": state.subject,
-        "shown": list(state.shown),
-        "rejected": list(state.rejected),
-        "offered": list(state.offered),
-        "guide": (
-            {"article_id": state.guide.article_id, "step": state.guide.step}
-            if state.guide
-            else None
-        ),
-        "last_question": state.last_question,
-        "last_question_at": dt(state.last_question_at),
-        "handoff_state": state.handoff_state.value if state.handoff_state else None,
-        "ticket_id": state.ticket_id,
-        "transcript": encode_transcript(state.transcript),
-        "opened_at": dt(state.opened_at),
-        "updated_at": dt(state.updated_at),
-        "person_offered": state.person_offered,
-    }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The whole state as JSON (one column, so it can grow without migrations)."""
+    return _states().dump_json(state).decode()
 
 
 def decode_state(raw: str) -> ConversationState:
-    """The inverse of `encode_state`."""
-    data = json.loads(raw)
-    guide = data.get("guide")
-    handoff_state = data.get("handoff_state")
-    return ConversationState(
-        user_id=int(data["user_id"]),
-        lang=Lang(data["lang"]),
-        lang_explicit=bool(data.get("lang_explicit", False)),
-        number=int(data.get("number", 0)),
-        phase=Phase(data.get("phase", Phase.IDLE.value)),
-        subject=str(data.get("subject", "")),
-        shown=tuple(data.get("shown", ())),
-        rejected=tuple(data.get("rejected", ())),
-        offered=tuple(data.get("offered", ())),
-        guide=GuidePlace(str(guide["article_id"]), int(guide["step"])) if guide else None,
-        last_question=str(data.get("last_question", "")),
-        last_question_at=parse_dt(data.get("last_question_at")),
-        handoff_state=HandoffState(handoff_state) if handoff_state else None,
-        ticket_id=data.get("ticket_id"),
-        transcript=decode_transcript(data.get("transcript", ())),
-        opened_at=parse_dt(data.get("opened_at")),
-        updated_at=parse_dt(data.get("updated_at")),
-        person_offered=bool(data.get("person_offered", False)),
-    )
+    """The inverse of `encode_state`; fields added later take their defaults, fields
+    removed since are ignored."""
+    return _states().validate_json(raw)
 
 
 class SqliteConversationRepository:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from supportbot.desk.models import (
     Ban,
-    ClosedBy,
     MessageLink,
     NewTicket,
     Operator,
     Ticket,
     TicketStatus,
 )
-from supportbot.domain.models import Lang
-from supportbot.storage.codec import decode_transcript, dt, encode_transcript, parse_dt
+from supportbot.storage.codec import dt, parse_dt
 from supportbot.storage.db import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -66,51 +66,21 @@ MIGRATIONS: list[Migration] = [
     )
 ]
 
-_TIMES = frozenset(
-    {"created_at", "queued_at", "assigned_at", "first_response_at", "awaiting_since", "closed_at"}
-)
-_TUPLES = frozenset({"response_times", "assist_articles", "pending_copies"})
+
+@functools.cache
+def _tickets() -> TypeAdapter[Ticket]:
+    return TypeAdapter(Ticket)
 
 
 def encode_ticket(ticket: Ticket) -> str:
     """The whole ticket as JSON (one column, so it can grow without migrations)."""
-    data: dict[str, Any] = {}
-    for f in dataclasses.fields(Ticket):
-        value = getattr(ticket, f.name)
-        if f.name in _TIMES:
-            value = dt(value)
-        elif f.name == "transcript":
-            value = encode_transcript(value)
-        elif f.name in _TUPLES:
-            value = list(value)
-        elif isinstance(value, TicketStatus | ClosedBy | Lang):
-            value = value.value
-        data[f.name] = value
-    return json.dumps(data, ensure_ascii=False)
+    return _tickets().dump_json(ticket).decode()
 
 
 def decode_ticket(raw: str) -> Ticket:
-    """The inverse of `encode_ticket`."""
-    data: dict[str, Any] = json.loads(raw)
-    known = {f.name for f in dataclasses.fields(Ticket)}
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        if name not in known:
-            continue
-        if name in _TIMES:
-            value = parse_dt(value)
-        elif name == "transcript":
-            value = decode_transcript(value)
-        elif name in _TUPLES:
-            value = tuple(value)
-        elif name == "status":
-            value = TicketStatus(value)
-        elif name == "closed_by":
-            value = ClosedBy(value) if value is not None else None
-        elif name == "lang":
-            value = Lang(value)
-        values[name] = value
-    return Ticket(**values)
+    """The inverse of `encode_ticket`; fields added later take their defaults, fields
+    removed since are ignored."""
+    return _tickets().validate_json(raw)
 
 
 def _from_draft(ticket_id: int, draft: NewTicket) -> Ticket:

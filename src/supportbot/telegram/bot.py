@@ -17,7 +17,6 @@ from supportbot.domain.models import Lang
 from supportbot.telegram import errors, user
 from supportbot.telegram.middlewares import (
     AlbumMiddleware,
-    BlockedCallback,
     FloodControl,
     FloodMiddleware,
     InFlight,
@@ -25,7 +24,6 @@ from supportbot.telegram.middlewares import (
 )
 from supportbot.telegram.render import Renderer
 from supportbot.telegram.texts import Texts
-from supportbot.telegram.user import MessageRelay, NoRelay
 
 MENU_COMMANDS = ("start", "help", "operator", "lang")
 
@@ -34,15 +32,14 @@ def build_bot(
     token: str,
     api_base: str = "https://api.telegram.org",
     *,
-    on_blocked: BlockedCallback | None = None,
     max_retry_wait_s: float = 60.0,
 ) -> Bot:
-    """A Bot whose session waits out 429s and reports users who blocked it.
+    """A Bot whose session waits out short 429s.
 
     Every message is Telegram HTML (texts are escaped where they are filled in).
     """
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
-    session.middleware(TelegramLimits(on_blocked=on_blocked, max_wait_s=max_retry_wait_s))
+    session.middleware(TelegramLimits(max_wait_s=max_retry_wait_s))
     return Bot(
         token,
         session=session,
@@ -71,7 +68,6 @@ def build_dispatcher(
     conversation: Conversation,
     texts: Texts,
     flood: FloodControl,
-    relay: MessageRelay | None = None,
     extra_routers: Sequence[Router] = (),
     in_flight: InFlight | None = None,
 ) -> SupportDispatcher:
@@ -85,12 +81,12 @@ def build_dispatcher(
         conversation=conversation,
         texts=texts,
         renderer=Renderer(texts),
-        relay=relay or NoRelay(),
     )
     # An album counts as one message against the flood limit.
     dp.message.outer_middleware(AlbumMiddleware())
     dp.message.outer_middleware(FloodMiddleware(flood))
     dp.include_router(errors.get_router())
+    dp.include_router(user.get_flood_router())
     for router in extra_routers:
         dp.include_router(router)
     dp.include_router(user.get_router())

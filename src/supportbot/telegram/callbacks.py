@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from aiogram.filters.callback_data import CallbackData
 
 from supportbot.conversation.replies import Act, Action, Press, article_key
@@ -28,3 +30,42 @@ class ButtonData(CallbackData, prefix="b"):
     def press(self) -> Press:
         """Decode into the engine's value; raises ValueError for an unknown action."""
         return Press(act=Act(self.a), conversation=self.c, article_key=self.k, step=self.s)
+
+
+class StaffAction(enum.StrEnum):
+    """What a staff button does (short codes: callback data has 64 bytes at most)."""
+
+    TAKE = "tk"
+    CLOSE = "cl"  # the category picker (or close at once without a taxonomy)
+    BACK = "bk"  # back to the card's own buttons
+    CATEGORY = "ca"  # value: the category's index
+    SUBCATEGORY = "cs"  # value: "<category index>.<subcategory index>"
+    NO_CATEGORY = "cn"
+    TRANSFER = "tr"  # the colleague picker
+    TRANSFER_TO = "tt"  # value: the operator's id, or "q" for the queue
+    ARTICLE = "ar"  # value: short_key of the article id
+    CANNED = "cr"  # value: short_key of the canned reply id
+
+
+class DeskData(CallbackData, prefix="k"):
+    """Staff buttons: `k:<action>:<ticket>:<value>` (far below 64 bytes)."""
+
+    action: StaffAction
+    ticket: int
+    value: str = ""
+
+
+class UserAction(enum.StrEnum):
+    """What a user's desk button does."""
+
+    SOLVED = "s"  # "My problem is solved"
+    FCR = "f"  # "Was it solved?" value: 1 yes, 0 no
+    RATE = "r"  # value: 1..5
+
+
+class UserDeskData(CallbackData, prefix="u"):
+    """The user's desk buttons: `u:<action>:<ticket>:<value>`."""
+
+    action: UserAction
+    ticket: int
+    value: int = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from supportbot.conversation.replies import Act, Action
 from supportbot.domain.models import Lang
@@ -48,16 +49,16 @@ def keyboard(
     """The keyboard for a message's actions (None when it has none)."""
     if not actions:
         return None
-    rows: list[list[InlineKeyboardButton]] = []
+    kb = InlineKeyboardBuilder()
     previous: Act | None = None
     for action in actions:
         button = InlineKeyboardButton(
             text=_label(action, lang, texts),
             callback_data=ButtonData.of(action, conversation).pack(),
         )
-        if rows and previous is not None and {previous, action.act} in _PAIRS:
-            rows[-1].append(button)
+        if previous is not None and {previous, action.act} in _PAIRS:
+            kb.add(button)  # beside its pair
         else:
-            rows.append([button])
+            kb.row(button)
         previous = action.act
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=kb.export())

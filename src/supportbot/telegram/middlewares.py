@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,14 +16,12 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message, TelegramObject
+from aiogram.utils.callback_answer import CallbackAnswer
 
-from supportbot.conversation.engine import Conversation
-from supportbot.conversation.replies import UserInfo
-from supportbot.telegram.texts import Texts
+from supportbot.telegram.limits import SlidingWindow, retrying_429
 
 logger = logging.getLogger(__name__)
 
@@ -56,34 +53,33 @@ class FloodControl:
         self._limit = messages
         self._window = per_seconds
         self._clock = clock
-        self._seen: dict[int, deque[float]] = {}
+        self._seen: dict[int, SlidingWindow] = {}
         self._notified: set[int] = set()
 
     def check(self, user_id: int) -> FloodVerdict:
         """Count one message of `user_id` and say whether to handle it."""
-        now = self._clock()
-        seen = self._seen.setdefault(user_id, deque())
-        while seen and now - seen[0] >= self._window:
-            seen.popleft()
-        if len(seen) < self._limit:
-            seen.append(now)
+        window = self._seen.setdefault(user_id, SlidingWindow(self._limit, self._window))
+        wait = window.take(self._clock())
+        if wait <= 0:
             self._notified.discard(user_id)
             return FloodVerdict(True)
         notify = user_id not in self._notified
         self._notified.add(user_id)
-        return FloodVerdict(False, notify, self._window - (now - seen[0]))
+        return FloodVerdict(False, notify, wait)
 
     def forget_idle(self) -> None:
         """Drop users whose window is empty (called now and then)."""
         now = self._clock()
-        for user_id in [u for u, s in self._seen.items() if not s or now - s[-1] >= self._window]:
+        for user_id in [u for u, w in self._seen.items() if w.is_idle(now)]:
             del self._seen[user_id]
             self._notified.discard(user_id)
 
 
 class FloodMiddleware(BaseMiddleware):
     """Outer message middleware: a user flooding their private chat with the bot is slowed
-    down with one notice. Groups (the operators' staff group) are never throttled."""
+    down. It only decides: the first message over the limit goes on with the verdict as
+    `flood` (for the flood router's one notice), the rest are dropped. Groups (the
+    operators' staff group) are never throttled."""
 
     def __init__(self, flood: FloodControl) -> None:
         self._flood = flood
@@ -104,12 +100,9 @@ class FloodMiddleware(BaseMiddleware):
             return await handler(event, data)
         logger.info("flood: user %d slowed down", event.from_user.id)
         if verdict.notify:
-            conversation: Conversation = data["conversation"]
-            texts: Texts = data["texts"]
-            user = UserInfo(event.from_user.id, language_code=event.from_user.language_code)
-            lang = await conversation.language(user)
-            seconds = max(1, round(verdict.retry_after_s))
-            await event.answer(texts.message(lang, "flood", seconds=seconds))
+            # Handled by the flood router alone, which tells the user once per episode.
+            data["flood"] = verdict
+            return await handler(event, data)
         return None
 
 
@@ -178,24 +171,20 @@ class InFlight:
         return True
 
 
-BlockedCallback = Callable[[int], Awaitable[None]]
-
-
 class TelegramLimits(BaseRequestMiddleware):
-    """Session middleware: waits out 429 and retries; reports 403 "blocked" and gives up.
+    """Session middleware: waits out short 429s and retries (longer ones are raised).
 
-    Only the update whose call was limited waits; other users' handlers run on.
+    Only the update whose call was limited waits; other users' handlers run on. A 403
+    (the user blocked the bot) is raised as is: whoever sent the message records it.
     """
 
     def __init__(
         self,
         *,
-        on_blocked: BlockedCallback | None = None,
         max_attempts: int = 4,
         max_wait_s: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.on_blocked = on_blocked
         self._max_attempts = max_attempts
         self._max_wait = max_wait_s
         self._sleep = sleep
@@ -206,25 +195,28 @@ class TelegramLimits(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        attempt = 1
-        while True:
-            try:
-                return await make_request(bot, method)
-            except TelegramRetryAfter as error:
-                if attempt >= self._max_attempts or error.retry_after > self._max_wait:
-                    raise
-                logger.warning(
-                    "429 on %s: retrying in %ss (attempt %d)",
-                    type(method).__name__,
-                    error.retry_after,
-                    attempt,
-                )
-                await self._sleep(error.retry_after)
-                attempt += 1
-            except TelegramForbiddenError:
-                chat_id = getattr(method, "chat_id", None)
-                # Positive chat ids are private chats, i.e. users; groups are the desk's.
-                if isinstance(chat_id, int) and chat_id > 0 and self.on_blocked is not None:
-                    logger.info("user %d blocked the bot", chat_id)
-                    await self.on_blocked(chat_id)
-                raise
+        return await retrying_429(
+            lambda: make_request(bot, method),
+            max_attempts=self._max_attempts,
+            max_wait_s=self._max_wait,
+            wait=self._sleep,
+            label=type(method).__name__,
+        )
+
+
+class ErrorsAnsweredByErrorRouter(BaseMiddleware):
+    """A press that fails is answered by the error router (with the desk's refusal, or
+    "out of date"), so `CallbackAnswerMiddleware` must not answer it first."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception:
+            answer: CallbackAnswer = data["callback_answer"]
+            answer.disabled = True
+            raise

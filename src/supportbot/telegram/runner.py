@@ -13,10 +13,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from supportbot.domain.errors import ConfigError, SupportBotError
 from supportbot.telegram.middlewares import InFlight
 
 logger = logging.getLogger(__name__)
@@ -136,3 +141,34 @@ async def _confirm_updates(bot: Bot, in_flight: InFlight) -> None:
         await bot.get_updates(offset=in_flight.last_update_id + 1, limit=1, timeout=0)
     except TelegramAPIError as error:
         logger.warning("Could not confirm handled updates: %s", error)
+
+
+def explain_startup_failure(
+    error: BaseException, *, api_base: str, token: str | None
+) -> SupportBotError | None:
+    """One line saying what failed at start-up and what to check (never the token); None
+    when `error` (or every error of a group) is not an unreachable or refusing Bot API."""
+    fatal = (TelegramNetworkError, TelegramUnauthorizedError)
+    if isinstance(error, BaseExceptionGroup):
+        # The same failures from the tasks serving the bot (setting the webhook).
+        matched, rest = error.split(fatal)
+        if matched is None or rest is not None:
+            return None
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+    if isinstance(error, TelegramNetworkError):
+        reason = error.message
+        if token:
+            # aiohttp quotes the request URL in some errors, and the URL holds the token.
+            reason = reason.replace(token, "<token>")
+        return SupportBotError(
+            f"cannot reach the Telegram Bot API at {api_base} ({reason}): check the network, "
+            "any proxy or firewall, and telegram.api_base (SUPPORTBOT_TELEGRAM__API_BASE)"
+        )
+    if isinstance(error, TelegramUnauthorizedError):
+        return ConfigError(
+            f"the Bot API at {api_base} rejected the token (401 Unauthorized): check "
+            "telegram.token (SUPPORTBOT_TELEGRAM__TOKEN); @BotFather shows the current one "
+            "under /mybots > API Token, and a revoked token stops working"
+        )
+    return None

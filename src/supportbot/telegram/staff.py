@@ -1,9 +1,8 @@
-"""The operator desk's routers: the staff group (operators) and the desk's user buttons.
+"""The staff group's router: operators' commands, messages, edits, and one handler per button.
 
 `get_staff_router(staff_chat_id)` takes only updates from the staff group; members act,
-non-members are refused. `get_desk_user_router()` takes private-chat updates that belong
-to the desk (banned users, rating buttons and comments, /close, edits) and lets everything
-else fall through to the user router. Handlers are thin: narrow, call the desk, render.
+non-members are refused. Handlers are thin: narrow, call the desk, render. Button presses
+are answered by aiogram's `CallbackAnswerMiddleware`; failed ones by the error router.
 """
 
 from __future__ import annotations
@@ -13,28 +12,20 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    User,
-)
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 
-from supportbot.conversation.engine import Conversation
-from supportbot.conversation.replies import UserInfo
-from supportbot.desk.models import Ticket, short_key
-from supportbot.desk.service import DeskRefusal, DeskService, OperatorLoad, QueueInfo, Relay
+from supportbot.desk.models import Relay, Ticket
+from supportbot.desk.queue import QueueInfo
+from supportbot.desk.service import DeskService
 from supportbot.domain.errors import StaleCallbackError
-from supportbot.telegram.staff_desk import (
-    DeskData,
-    StaffMembership,
-    TelegramStaffDesk,
-    UserDeskData,
-)
-from supportbot.telegram.staff_texts import StaffTexts
+from supportbot.telegram import staff_keyboards as keyboards
+from supportbot.telegram.callbacks import DeskData, StaffAction
+from supportbot.telegram.membership import StaffMembership
+from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
+from supportbot.telegram.staff_desk import TelegramStaffDesk
+from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -76,55 +67,67 @@ def get_staff_router(staff_chat_id: int) -> Router:
     members.message.filter(IsStaffMember())
     members.edited_message.filter(IsStaffMember())
     members.callback_query.filter(IsStaffMember())
+    members.callback_query.middleware(CallbackAnswerMiddleware())
+    members.callback_query.middleware(ErrorsAnsweredByErrorRouter())
     # A member's message no handler wants (an unknown command) is not a refusal.
     outsiders.message.filter(~IsStaffMember())
     outsiders.callback_query.filter(~IsStaffMember())
+    _commands(members)
+    _buttons(members)
 
+    @outsiders.message()
+    @outsiders.callback_query()
+    async def on_outsider(event: Message | CallbackQuery, texts: Texts) -> None:
+        """Someone who is not (or no longer) in the staff group: refused, politely."""
+        user = event.from_user
+        logger.info("staff group: non-member %s refused", user.id if user else None)
+        text = texts.staff("not_member")
+        if isinstance(event, CallbackQuery):
+            await event.answer(html.unescape(text), show_alert=True)
+        elif event.chat.type != ChatType.PRIVATE:
+            await event.reply(text)
+
+    root.include_routers(members, outsiders)
+    return root
+
+
+def _commands(members: Router) -> None:
     @members.message(Command("online", "offline"))
     async def on_online(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/online, /offline: whether tickets may be assigned to the operator."""
         user = _sender(message)
         online = command.command == "online"
         await desk.set_online(user.id, _name(user), online)
-        await message.reply(staff_texts.staff("online" if online else "offline"))
+        await message.reply(texts.staff("online" if online else "offline"))
 
     @members.message(Command("queue"))
-    async def on_queue(message: Message, desk: DeskService, staff_texts: StaffTexts) -> None:
+    async def on_queue(message: Message, desk: DeskService, texts: Texts) -> None:
         """/queue: how many wait, for how long, and every operator's load."""
         info = await desk.queue_info()
-        await message.reply(render_queue(info, staff_texts, desk.params.capacity))
+        await message.reply(render_queue(info, texts, desk.params.capacity))
 
     @members.message(Command("t"))
     async def on_canned(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/t <words>: canned replies matching the words, as buttons."""
         words = (command.args or "").strip()
         if not words:
-            await message.reply(staff_texts.staff("canned_usage"))
+            await message.reply(texts.staff("canned_usage"))
             return
         ticket = await desk.ticket_at(**_where(message))
         if ticket is None:
-            await message.reply(staff_texts.staff("canned_where"))
+            await message.reply(texts.staff("canned_where"))
             return
-        found = desk.search_canned(words, ticket.lang)
+        found = desk.assist.search_canned(words, ticket.lang)
         if not found:
-            await message.reply(staff_texts.staff("canned_none", words=words))
+            await message.reply(texts.staff("canned_none", words=words))
             return
-        rows = [
-            [
-                InlineKeyboardButton(
-                    text=f"💬 {reply.title}"[:60],
-                    callback_data=DeskData(a="cr", t=ticket.id, v=short_key(reply.id)).pack(),
-                )
-            ]
-            for reply in found
-        ]
         await message.reply(
-            staff_texts.staff("canned_found", words=words),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+            texts.staff("canned_found", words=words),
+            reply_markup=keyboards.canned_found(ticket.id, found),
         )
 
     @members.message(Command("note"))
@@ -133,7 +136,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
 
     @members.message(Command("ban", "unban"))
     async def on_ban(
-        message: Message, command: CommandObject, desk: DeskService, staff_texts: StaffTexts
+        message: Message, command: CommandObject, desk: DeskService, texts: Texts
     ) -> None:
         """/ban (in a ticket, or with a user id) and /unban <user id>."""
         arg = (command.args or "").strip()
@@ -142,21 +145,21 @@ def get_staff_router(staff_chat_id: int) -> Router:
             ticket = await desk.ticket_at(**_where(message))
             user_id = ticket.user_id if ticket is not None else None
         if user_id is None:
-            await message.reply(staff_texts.staff("ban_usage"))
+            await message.reply(texts.staff("ban_usage"))
             return
         if command.command == "ban":
             await desk.ban(user_id, by=_sender(message).id)
-            await message.reply(staff_texts.staff("banned", user_id=user_id))
-        elif await desk.unban(user_id):
-            await message.reply(staff_texts.staff("unbanned", user_id=user_id))
+            await message.reply(texts.staff("banned", user_id=user_id))
+        elif await desk.bans.lift(user_id):
+            await message.reply(texts.staff("unbanned", user_id=user_id))
         else:
-            await message.reply(staff_texts.staff("not_banned", user_id=user_id))
+            await message.reply(texts.staff("not_banned", user_id=user_id))
 
     @members.message(F.func(_not_a_command))
     async def on_staff_message(
         message: Message,
         desk: DeskService,
-        staff_texts: StaffTexts,
+        texts: Texts,
         album: list[Message] | None = None,
     ) -> None:
         """A message (or an album) in a ticket's topic, or a reply to its card, goes to the
@@ -170,7 +173,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
             **_where(message),
         )
         if relayed is Relay.UNDELIVERED:
-            await message.reply(staff_texts.staff("not_delivered"))
+            await message.reply(texts.staff("not_delivered"))
 
     @members.edited_message()
     async def on_staff_edit(
@@ -182,82 +185,121 @@ def get_staff_router(staff_chat_id: int) -> Router:
             ticket, copy_id = found
             await staff_desk.edit_copy(ticket.user_id, copy_id, message)
 
-    @members.callback_query(DeskData.filter())
-    async def on_staff_button(
+
+def _buttons(members: Router) -> None:
+    @members.callback_query(DeskData.filter(F.action == StaffAction.TAKE))
+    async def on_take(query: CallbackQuery, callback_data: DeskData, desk: DeskService) -> None:
+        """Take a queued ticket."""
+        await desk.take(callback_data.ticket, query.from_user.id, _name(query.from_user))
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.CLOSE))
+    async def on_close(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
+    ) -> None:
+        """Close: at once without a taxonomy, else the category picker."""
+        if not desk.categories():
+            await desk.close(callback_data.ticket, query.from_user.id, _name(query.from_user))
+            return
+        ticket = await _open(desk, callback_data.ticket)
+        required = desk.params.require_category
+        picker = keyboards.category_picker(ticket, desk.categories(), texts, required=required)
+        await _show(query, picker)
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.BACK))
+    async def on_back(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
+    ) -> None:
+        """Back from a picker to the card's own buttons."""
+        ticket = await _open(desk, callback_data.ticket)
+        await _show(query, keyboards.card_buttons(ticket, texts))
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.CATEGORY))
+    async def on_category(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
+    ) -> None:
+        """A category: its subcategories, or close with it when it has none."""
+        category = _pick(list(desk.categories()), callback_data.value)
+        subs = desk.categories()[category]
+        if subs:
+            picker = keyboards.subcategory_picker(
+                callback_data.ticket, category, callback_data.value, subs, texts
+            )
+            await _show(query, picker)
+            return
+        user = query.from_user
+        await desk.close(callback_data.ticket, user.id, _name(user), category=category)
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.SUBCATEGORY))
+    async def on_subcategory(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService
+    ) -> None:
+        """A subcategory: close with it."""
+        cat_index, _, sub_index = callback_data.value.partition(".")
+        category = _pick(list(desk.categories()), cat_index)
+        subcategory = _pick(list(desk.categories()[category]), sub_index)
+        user = query.from_user
+        await desk.close(
+            callback_data.ticket, user.id, _name(user), category=category, subcategory=subcategory
+        )
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.NO_CATEGORY))
+    async def on_no_category(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService
+    ) -> None:
+        """Close without a category (when none is required)."""
+        await desk.close(callback_data.ticket, query.from_user.id, _name(query.from_user))
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.TRANSFER))
+    async def on_transfer(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService, texts: Texts
+    ) -> None:
+        """Transfer: the colleague picker."""
+        targets = await desk.transfer_targets(callback_data.ticket, query.from_user.id)
+        picker = keyboards.transfer_picker(
+            callback_data.ticket, targets, texts, desk.params.capacity
+        )
+        await _show(query, picker)
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.TRANSFER_TO))
+    async def on_transfer_to(
+        query: CallbackQuery, callback_data: DeskData, desk: DeskService
+    ) -> None:
+        """Hand the ticket to a colleague, or back to the queue."""
+        value = callback_data.value
+        target = None if value == "q" else int(value)
+        user = query.from_user
+        await desk.transfer(callback_data.ticket, user.id, _name(user), target)
+
+    @members.callback_query(DeskData.filter(F.action == StaffAction.ARTICLE))
+    async def on_article(
         query: CallbackQuery,
         callback_data: DeskData,
         desk: DeskService,
-        staff_desk: TelegramStaffDesk,
-        staff_texts: StaffTexts,
+        texts: Texts,
+        callback_answer: CallbackAnswer,
     ) -> None:
-        """Take, Close (category pickers), Transfer, and the agent-assist buttons."""
+        """Agent assist: send the suggested article to the user."""
         user = query.from_user
-        name = _name(user)
-        ticket_id = callback_data.t
-        action, value = callback_data.a, callback_data.v
-        markup: InlineKeyboardMarkup | None = None
-        notice: str | None = None
-        if action == "tk":
-            await desk.take(ticket_id, user.id, name)
-        elif action == "cl" and not desk.categories():
-            await desk.close(ticket_id, user.id, name)
-        elif action in {"cl", "bk"}:
-            ticket = await _open(desk, ticket_id)
-            markup = (
-                category_picker(ticket, desk, staff_texts)
-                if action == "cl"
-                else staff_desk.card(ticket)[1]
-            )
-        elif action == "ca":
-            category = _pick(list(desk.categories()), value)
-            subs = desk.categories()[category]
-            if subs:
-                markup = subcategory_picker(ticket_id, category, value, subs, staff_texts)
-            else:
-                await desk.close(ticket_id, user.id, name, category=category)
-        elif action == "cs":
-            cat_index, _, sub_index = value.partition(".")
-            category = _pick(list(desk.categories()), cat_index)
-            subcategory = _pick(list(desk.categories()[category]), sub_index)
-            await desk.close(ticket_id, user.id, name, category=category, subcategory=subcategory)
-        elif action == "cn":
-            await desk.close(ticket_id, user.id, name)
-        elif action == "tr":
-            targets = await desk.transfer_targets(ticket_id, user.id)
-            markup = transfer_picker(ticket_id, targets, staff_texts, desk.params.capacity)
-        elif action == "tt":
-            target = None if value == "q" else int(value)
-            await desk.transfer(ticket_id, user.id, name, target)
-        elif action == "ar":
-            await desk.send_article(ticket_id, user.id, name, value)
-            notice = staff_texts.staff("sent")
-        elif action == "cr":
-            await desk.send_canned(ticket_id, user.id, name, value)
-            notice = staff_texts.staff("sent")
-        else:
-            raise StaleCallbackError("unknown desk action")
-        if markup is not None and query.message is not None:
-            await staff_desk.bot.edit_message_reply_markup(
-                chat_id=query.message.chat.id,
-                message_id=query.message.message_id,
-                reply_markup=markup,
-            )
-        await query.answer(notice)
+        await desk.send_article(callback_data.ticket, user.id, _name(user), callback_data.value)
+        callback_answer.text = texts.staff("sent")
 
-    @outsiders.message()
-    @outsiders.callback_query()
-    async def on_outsider(event: Message | CallbackQuery, staff_texts: StaffTexts) -> None:
-        """Someone who is not (or no longer) in the staff group: refused, politely."""
-        user = event.from_user
-        logger.info("staff group: non-member %s refused", user.id if user else None)
-        text = staff_texts.staff("not_member")
-        if isinstance(event, CallbackQuery):
-            await event.answer(html.unescape(text), show_alert=True)
-        elif event.chat.type != ChatType.PRIVATE:
-            await event.reply(text)
+    @members.callback_query(DeskData.filter(F.action == StaffAction.CANNED))
+    async def on_canned_button(
+        query: CallbackQuery,
+        callback_data: DeskData,
+        desk: DeskService,
+        texts: Texts,
+        callback_answer: CallbackAnswer,
+    ) -> None:
+        """Agent assist or /t: send the canned reply to the user."""
+        user = query.from_user
+        await desk.send_canned(callback_data.ticket, user.id, _name(user), callback_data.value)
+        callback_answer.text = texts.staff("sent")
 
-    root.include_routers(members, outsiders)
-    return root
+    @members.callback_query(F.data.startswith(f"{DeskData.__prefix__}:"))
+    async def on_unknown(query: CallbackQuery) -> None:
+        """A staff button this version does not know (forged, or from an old release)."""
+        raise StaleCallbackError("unknown desk action")
 
 
 def get_group_router() -> Router:
@@ -277,112 +319,7 @@ def get_group_router() -> Router:
     return router
 
 
-class BannedUser(Filter):
-    """A private message or button of a banned user."""
-
-    async def __call__(self, event: Message | CallbackQuery, desk: DeskService) -> bool:
-        user = event.from_user
-        return user is not None and desk.is_banned(user.id)
-
-
-class AwaitingComment(Filter):
-    """The user's next text is the comment to their rating."""
-
-    async def __call__(self, message: Message, desk: DeskService) -> bool:
-        user = message.from_user
-        text = message.text or ""
-        return user is not None and not text.startswith("/") and desk.awaits_comment(user.id)
-
-
-class HasOpenTicket(Filter):
-    """The user has an open ticket."""
-
-    async def __call__(self, message: Message, desk: DeskService) -> bool:
-        user = message.from_user
-        return user is not None and await desk.open_ticket_id(user.id) is not None
-
-
-def get_desk_user_router() -> Router:
-    """The desk's part of private chats; include it before the user router."""
-    router = Router(name=f"{__name__}.user")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
-    router.callback_query.filter(F.from_user)
-
-    @router.message(BannedUser())
-    async def on_banned(
-        message: Message, desk: DeskService, conversation: Conversation, staff_texts: StaffTexts
-    ) -> None:
-        """A banned user: one polite notice, then silence; nothing reaches the staff."""
-        user = _sender(message)
-        if await desk.take_ban_notice(user.id):
-            lang = await conversation.language(UserInfo(user.id, language_code=user.language_code))
-            await message.answer(staff_texts.user(lang, "banned"))
-
-    @router.callback_query(BannedUser())
-    async def on_banned_button(query: CallbackQuery) -> None:
-        """A banned user's button: acknowledged, ignored."""
-        await query.answer()
-
-    @router.message(Command("close"), HasOpenTicket())
-    async def on_close(message: Message, desk: DeskService) -> None:
-        """/close: the user closes their ticket (the desk asks for a rating)."""
-        await desk.close_by_user(_sender(message).id, solved=None)
-
-    @router.message(F.text, AwaitingComment())
-    async def on_comment(message: Message, desk: DeskService) -> None:
-        """The comment after a rating."""
-        await desk.add_comment(_sender(message).id, message.text or "")
-
-    @router.edited_message()
-    async def on_user_edit(
-        message: Message, desk: DeskService, staff_desk: TelegramStaffDesk
-    ) -> None:
-        """The user edited a relayed message: edit the staff's copy."""
-        found = await desk.edited_by_user(_sender(message).id, message.message_id)
-        if found is not None:
-            _, copy_id = found
-            await staff_desk.edit_copy(staff_desk.chat_id, copy_id, message)
-
-    @router.callback_query(UserDeskData.filter())
-    async def on_user_button(
-        query: CallbackQuery,
-        callback_data: UserDeskData,
-        desk: DeskService,
-        staff_desk: TelegramStaffDesk,
-    ) -> None:
-        """ "My problem is solved", "Was it solved?" yes / no, and the 1-5 rating."""
-        user_id = query.from_user.id
-        if query.message is not None:
-            # The buttons do their job once: remove them before anything else is sent.
-            try:
-                await staff_desk.bot.edit_message_reply_markup(
-                    chat_id=query.message.chat.id, message_id=query.message.message_id
-                )
-            except TelegramBadRequest as error:
-                if "not modified" not in str(error).lower():
-                    raise
-                # Removed already by a first tap: the desk refuses the repeat below.
-        try:
-            if callback_data.a == "s":
-                await desk.close_by_user(user_id)
-            elif callback_data.a == "f":
-                await desk.answer_fcr(callback_data.t, user_id, bool(callback_data.v))
-            elif callback_data.a == "r":
-                await desk.rate(callback_data.t, user_id, callback_data.v)
-            else:
-                raise StaleCallbackError("unknown desk button")
-        except DeskRefusal as refusal:
-            raise StaleCallbackError(refusal.code) from refusal
-        await query.answer()
-
-    return router
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-def render_queue(info: QueueInfo, texts: StaffTexts, capacity: int) -> str:
+def render_queue(info: QueueInfo, texts: Texts, capacity: int) -> str:
     """/queue's text."""
     oldest = ""
     if info.oldest_wait_s is not None:
@@ -407,81 +344,14 @@ def render_queue(info: QueueInfo, texts: StaffTexts, capacity: int) -> str:
     return "\n".join(lines)
 
 
-def category_picker(ticket: Ticket, desk: DeskService, texts: StaffTexts) -> InlineKeyboardMarkup:
-    """Categories for closing; the bot's guess first and marked."""
-    names = list(desk.categories())
-    order = sorted(range(len(names)), key=lambda i: names[i] != ticket.suggested_category)
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=("✅ " if names[i] == ticket.suggested_category else "") + names[i],
-                callback_data=DeskData(a="ca", t=ticket.id, v=str(i)).pack(),
-            )
-        ]
-        for i in order
-    ]
-    tail = [
-        InlineKeyboardButton(
-            text=texts.staff_button("back"), callback_data=DeskData(a="bk", t=ticket.id).pack()
+async def _show(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Swap the pressed message's buttons (a picker, or the card's own)."""
+    if query.message is not None and query.bot is not None:
+        await query.bot.edit_message_reply_markup(
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+            reply_markup=markup,
         )
-    ]
-    if not desk.params.require_category:
-        tail.insert(
-            0,
-            InlineKeyboardButton(
-                text=texts.staff_button("no_category"),
-                callback_data=DeskData(a="cn", t=ticket.id).pack(),
-            ),
-        )
-    return InlineKeyboardMarkup(inline_keyboard=[*rows, tail])
-
-
-def subcategory_picker(
-    ticket_id: int, category: str, index: str, subs: tuple[str, ...], texts: StaffTexts
-) -> InlineKeyboardMarkup:
-    """Subcategories of the chosen category."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=f"{category} → {sub}"[:60],
-                callback_data=DeskData(a="cs", t=ticket_id, v=f"{index}.{i}").pack(),
-            )
-        ]
-        for i, sub in enumerate(subs)
-    ]
-    back = InlineKeyboardButton(
-        text=texts.staff_button("back"), callback_data=DeskData(a="cl", t=ticket_id).pack()
-    )
-    return InlineKeyboardMarkup(inline_keyboard=[*rows, [back]])
-
-
-def transfer_picker(
-    ticket_id: int, targets: list[OperatorLoad], texts: StaffTexts, capacity: int
-) -> InlineKeyboardMarkup:
-    """Colleagues to pass the ticket to, and "back to the queue"."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=f"{'🟢' if t.operator.online else '⚪'} {t.operator.name} "
-                f"{t.load}/{capacity}",
-                callback_data=DeskData(a="tt", t=ticket_id, v=str(t.operator.id)).pack(),
-            )
-        ]
-        for t in targets
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text=texts.staff_button("to_queue"),
-                callback_data=DeskData(a="tt", t=ticket_id, v="q").pack(),
-            ),
-            InlineKeyboardButton(
-                text=texts.staff_button("back"),
-                callback_data=DeskData(a="bk", t=ticket_id).pack(),
-            ),
-        ]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def _open(desk: DeskService, ticket_id: int) -> Ticket:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import CallbackQuery, Message, User
 
 from supportbot.conversation.engine import Conversation
@@ -17,29 +16,11 @@ from supportbot.conversation.replies import Reply, UserInfo
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.domain.models import Lang
 from supportbot.telegram.callbacks import ButtonData
+from supportbot.telegram.middlewares import FloodVerdict
 from supportbot.telegram.render import Rendered, Renderer
+from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
-
-
-class MessageRelay(Protocol):
-    """The desk's hook: a user message for the operator in charge of `ticket_id`.
-
-    The engine says when (`Reply.relay_ticket`); the desk's Telegram adapter implements
-    this (copy into the ticket's topic) and is passed to `build_dispatcher(relay=...)`.
-    """
-
-    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
-        """Pass the user's message (several for an album) on to the operator."""
-        ...
-
-
-class NoRelay:
-    """Without a desk: nobody to relay to (the handoff port recorded the ticket)."""
-
-    async def relay_to_operator(self, messages: Sequence[Message], ticket_id: int) -> None:
-        """Log and drop."""
-        logger.info("no desk wired: message for ticket %d not relayed", ticket_id)
 
 
 def user_info(user: User) -> UserInfo:
@@ -52,15 +33,43 @@ def user_info(user: User) -> UserInfo:
     )
 
 
-async def deliver(bot: Bot, chat_id: int, messages: Sequence[Rendered]) -> None:
+async def deliver(
+    bot: Bot, chat_id: int, messages: Sequence[Rendered], conversation: Conversation
+) -> None:
     """Send rendered messages in order; stop (and remember) if the user blocked the bot."""
     for item in messages:
         try:
             await bot.send_message(chat_id, item.text, reply_markup=item.markup)
         except TelegramForbiddenError:
-            # The request middleware has marked the user; the rest would fail the same way.
+            # The rest would fail the same way.
             logger.info("user %d blocked the bot: %d message(s) not sent", chat_id, len(messages))
+            await conversation.mark_blocked(chat_id)
             return
+
+
+def get_flood_router() -> Router:
+    """The one notice to a user who writes faster than the flood limit allows (include it
+    before every other message router: a flooded message is for it alone)."""
+    router = Router(name=f"{__name__}.flood")
+
+    @router.message(Flooded())
+    async def on_flood(
+        message: Message, flood: FloodVerdict, conversation: Conversation, texts: Texts
+    ) -> None:
+        """Slow down, please: the message was not handled."""
+        user = _user(message)
+        lang = await conversation.language(UserInfo(user.id, language_code=user.language_code))
+        seconds = max(1, round(flood.retry_after_s))
+        await message.answer(texts.message(lang, "flood", seconds=seconds))
+
+    return router
+
+
+class Flooded(Filter):
+    """The flood middleware let this message through only to say "slow down"."""
+
+    async def __call__(self, message: Message, flood: FloodVerdict | None = None) -> bool:
+        return flood is not None
 
 
 def get_router() -> Router:
@@ -70,20 +79,16 @@ def get_router() -> Router:
     router.callback_query.filter(F.from_user)
 
     @router.message(CommandStart())
-    async def on_start(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_start(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """/start: greeting and what the bot can do."""
         reply = await conversation.start(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer, conversation)
 
     @router.message(Command("help"))
-    async def on_help(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_help(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """/help: what the bot can do."""
         reply = await conversation.help(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer, conversation)
 
     @router.message(Command("lang"))
     async def on_lang(
@@ -91,44 +96,43 @@ def get_router() -> Router:
         command: CommandObject,
         conversation: Conversation,
         renderer: Renderer,
-        relay: MessageRelay,
     ) -> None:
         """/lang [ru|en]: switch the language (toggle without an argument)."""
         arg = (command.args or "").strip().lower()
         lang = Lang(arg) if arg in {"ru", "en"} else None
         reply = await conversation.set_language(user_info(_user(message)), lang)
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer, conversation)
 
     @router.message(Command("operator"))
     async def on_operator(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
+        message: Message, conversation: Conversation, renderer: Renderer
     ) -> None:
         """/operator: talk to a person."""
         reply = await conversation.ask_person(user_info(_user(message)))
-        await _reply(message, reply, renderer, conversation, relay)
+        await _reply(message, reply, renderer, conversation)
 
     @router.message(F.text)
-    async def on_text(
-        message: Message, conversation: Conversation, renderer: Renderer, relay: MessageRelay
-    ) -> None:
+    async def on_text(message: Message, conversation: Conversation, renderer: Renderer) -> None:
         """Free text: a question, or a message for the operator in charge."""
-        reply = await conversation.handle_text(user_info(_user(message)), message.text or "")
-        await _reply(message, reply, renderer, conversation, relay)
+        reply = await conversation.handle_text(
+            user_info(_user(message)), message.text or "", [message.message_id]
+        )
+        await _reply(message, reply, renderer, conversation)
 
     @router.message()
     async def on_other(
         message: Message,
         conversation: Conversation,
         renderer: Renderer,
-        relay: MessageRelay,
         album: list[Message] | None = None,
     ) -> None:
         """Photo, voice, sticker, document, an album, anything else: the caption is the
         question."""
         parts = album or [message]
         caption = next((m.caption for m in parts if m.caption), None)
-        reply = await conversation.handle_media(user_info(_user(message)), caption)
-        await _reply(message, reply, renderer, conversation, relay, parts)
+        ids = [m.message_id for m in parts]
+        reply = await conversation.handle_media(user_info(_user(message)), caption, ids)
+        await _reply(message, reply, renderer, conversation)
 
     @router.callback_query(ButtonData.filter())
     async def on_button(
@@ -145,7 +149,7 @@ def get_router() -> Router:
         reply = await conversation.press(user_info(query.from_user), press)
         await query.answer()
         rendered = renderer.render(reply, name=query.from_user.first_name)
-        await deliver(_bot(query), query.from_user.id, rendered)
+        await deliver(_bot(query), query.from_user.id, rendered, conversation)
 
     @router.callback_query()
     async def on_unknown_button(query: CallbackQuery) -> None:
@@ -168,15 +172,7 @@ def _bot(event: Message | CallbackQuery) -> Bot:
 
 
 async def _reply(
-    message: Message,
-    reply: Reply,
-    renderer: Renderer,
-    conversation: Conversation,
-    relay: MessageRelay,
-    parts: Sequence[Message] = (),
+    message: Message, reply: Reply, renderer: Renderer, conversation: Conversation
 ) -> None:
-    # The user's answer first: relaying waits for the staff group, which may be paced.
     rendered = renderer.render(reply, name=_user(message).first_name)
-    await deliver(_bot(message), message.chat.id, rendered)
-    if reply.relay_ticket is not None:
-        await relay.relay_to_operator(parts or [message], reply.relay_ticket)
+    await deliver(_bot(message), message.chat.id, rendered, conversation)

@@ -195,3 +195,16 @@ async def test_new_weights_at_the_same_model_path_do_not_mix_with_cached_vectors
     assert resized.texts_embedded > 0
     decision = await knowledge.suggester.decide("my card was declined")
     assert decision.best is not None
+
+
+async def test_hot_reload_reports_a_broken_file_whose_last_good_version_is_served(
+    live: tuple[LiveKnowledge, HashingEmbedder, Path],
+) -> None:
+    knowledge, _, root = live
+    (root / "en" / "card.md").write_text("---\ntitle: [unclosed\n---\nBody\n", encoding="utf-8")
+
+    await knowledge.reload()
+
+    assert knowledge.suggester.article("en/card") is not None
+    assert [s.path for s in knowledge.kb.report.skipped] == ["en/card.md"]
+    assert knowledge.kb.report.kept == ("en/card",)

@@ -157,6 +157,9 @@ class LiveKnowledge:
         if not (changes.added or changes.changed or changes.removed) and (
             new.canned == self.kb.canned
         ):
+            # Same articles, but the files' problems (a broken file whose last good version
+            # is kept) are new: `/stats` and `kb check` read them from here.
+            self.kb = new
             return
         before = self.suggester.embedded_texts
         await self.suggester.reload(list(new.articles.values()), new.canned)

@@ -207,4 +207,4 @@ async def test_hot_reload_reports_a_broken_file_whose_last_good_version_is_serve
 
     assert knowledge.suggester.article("en/card") is not None
     assert [s.path for s in knowledge.kb.report.skipped] == ["en/card.md"]
-    assert knowledge.kb.report.kept == ("en/card",)
+    assert knowledge.kb.report.kept == ("en/card.md",)

@@ -156,8 +156,9 @@ def _presses(tg: RecordingTelegram) -> list[str]:
     done = sorted(w for w in waits if w is not None)
     p95 = done[int(0.95 * (len(done) - 1))] if done else float("nan")
     return [
-        f"button presses: {len(waits)}; never answered {never}, answered after 1 s {late} "
-        f"(after Telegram's 15 s window {expired}); p95 {p95:.2f} s   target 0 and 0",
+        f"button presses (fuzz and operators): {len(waits)}; never answered {never}, "
+        f"answered after 1 s {late} (after Telegram's 15 s window {expired}); "
+        f"p95 {p95:.2f} s   target 0 and 0",
     ]
 
 

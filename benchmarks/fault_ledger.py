@@ -79,10 +79,14 @@ class RecordingTelegram(FakeTelegram):
         self.pushed_at[query] = time.monotonic()
         return query
 
-    def ok_calls(self, *methods: str) -> list[Call]:
-        """Accepted calls of these methods, oldest first."""
+    def ok_calls(self, *methods: str, since: float = 0.0) -> list[Call]:
+        """Accepted calls of these methods (ended at `since` or later), oldest first."""
         wanted = {m.lower() for m in methods}
-        return [s.call for s in self.seen if s.call.ok and s.call.method.lower() in wanted]
+        return [
+            s.call
+            for s in self.seen
+            if s.call.ok and s.call.method.lower() in wanted and s.at >= since
+        ]
 
 
 @dataclass
@@ -146,9 +150,10 @@ class Tally:
 class Ledger:
     """Every message the scripted users and operators sent, checked against the fake."""
 
-    def __init__(self, tg: RecordingTelegram, staff: int) -> None:
+    def __init__(self, tg: RecordingTelegram, staff: int, *, since: float = 0.0) -> None:
         self.tg = tg
         self.staff = staff
+        self.since = since  # what the bot did before (time.monotonic()) is not counted
         self.messages: list[UserMessage] = []
         self.replies: list[OperatorReply] = []
 
@@ -217,7 +222,7 @@ class Ledger:
         """(user, source message id) -> accepted copies: user messages into the staff group
         (`from_users`), or operator messages from the staff group into users' chats."""
         counts: Counter[tuple[int, int]] = Counter()
-        for call in self.tg.ok_calls(*COPY_METHODS):
+        for call in self.tg.ok_calls(*COPY_METHODS, since=self.since):
             chat, source = call.params.get("chat_id"), call.params.get("from_chat_id")
             ids = call.params.get("message_ids") or [call.params.get("message_id")]
             if from_users and chat == into and isinstance(source, int):
@@ -231,7 +236,7 @@ class Ledger:
     def _cards(self) -> dict[int, list[str]]:
         """User -> the raw HTML of every card (and card edit) of their tickets."""
         cards: dict[int, list[str]] = defaultdict(list)
-        for call in self.tg.ok_calls("sendMessage", "editMessageText"):
+        for call in self.tg.ok_calls("sendMessage", "editMessageText", since=self.since):
             if call.params.get("chat_id") != self.staff:
                 continue
             text = str(call.params.get("text", ""))
@@ -243,7 +248,7 @@ class Ledger:
     def _tickets(self) -> dict[int, set[int]]:
         """User -> ids of the tickets whose card was posted (from the cards' buttons)."""
         tickets: dict[int, set[int]] = defaultdict(set)
-        for call in self.tg.ok_calls("sendMessage"):
+        for call in self.tg.ok_calls("sendMessage", since=self.since):
             if call.params.get("chat_id") != self.staff:
                 continue
             found = USER_IN_CARD.search(str(call.params.get("text", "")))
@@ -257,7 +262,9 @@ class Ledger:
         texts: dict[int, list[tuple[float, str]]] = defaultdict(list)
         for seen in self.tg.seen:
             call = seen.call
-            if not call.ok or call.method != "sendMessage" or not isinstance(call.result, dict):
+            if seen.at < self.since or not call.ok or call.method != "sendMessage":
+                continue
+            if not isinstance(call.result, dict):
                 continue
             chat = call.params.get("chat_id")
             if isinstance(chat, int) and chat > 0:
@@ -289,13 +296,13 @@ class Ledger:
     def _topics(self, out: Tally, cards: dict[int, list[str]]) -> None:
         topics = [
             c
-            for c in self.tg.ok_calls("createForumTopic")
+            for c in self.tg.ok_calls("createForumTopic", since=self.since)
             if c.params.get("chat_id") == self.staff
         ]
         out.topics = len(topics)
         with_card = {
             c.params.get("message_thread_id")
-            for c in self.tg.ok_calls("sendMessage")
+            for c in self.tg.ok_calls("sendMessage", since=self.since)
             if c.params.get("chat_id") == self.staff
             and USER_IN_CARD.search(str(c.params.get("text", "")))
         }
@@ -457,6 +464,13 @@ class Operators:
     def tickets(self) -> dict[int, tuple[int, int, int]]:
         """Ticket -> (user, topic, card message) as the operators saw them."""
         return dict(self._tickets)
+
+    def owner(self, user: int) -> tuple[int, int] | None:
+        """(operator, topic) of the ticket of `user` the operators took, if any."""
+        for ticket, (owner, topic, _) in self._tickets.items():
+            if owner == user and user in self._joined:
+                return self._owner[ticket], topic
+        return None
 
     def joined(self, user: int) -> bool:
         """Whether the user was told an operator joined."""

@@ -314,7 +314,7 @@ async def storm_phase(
             delay = began + at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            owner = owners[user]
+            owner = owners.get(user)
             if kind == "operator" and owner is not None:
                 ledger.operator_says(
                     owner[0], user, owner[1], f"Operator reply to {user} in the storm."
@@ -423,24 +423,24 @@ async def soak(args: argparse.Namespace, tmp: Path) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    only = set(args.only.split(",")) if args.only else {"a", "b", "c"}
+    # --soak alone runs just the soak; --only adds the other parts to it.
+    only = set(args.only.split(",")) if args.only else (set() if args.soak else {"a", "b", "c"})
     print(
         f"fault benchmark: `supportbot run` as a child process, fake Bot API on 127.0.0.1, "
         f"seed {args.seed}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as name:
         tmp = Path(name)
-        jobs: list[Awaitable[Any]] = []
-        if "a" in only:
-            jobs.append(kills(args, tmp))
-        if "b" in only:
-            jobs.append(storms(args, tmp))
-        if "c" in only:
-            jobs.append(fuzzing(args, tmp))
+        parts: dict[str, Callable[[argparse.Namespace, Path], Awaitable[Any]]] = {
+            "a": kills,
+            "b": storms,
+            "c": fuzzing,
+        }
+        for key, part in parts.items():  # one after the other: each owns the machine
+            if key in only:
+                await part(args, tmp)
         if args.soak:
-            jobs.append(soak(args, tmp))
-        for job in jobs:  # one after the other: each owns the machine while it runs
-            await job
+            await soak(args, tmp)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -464,7 +464,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fuzz", type=int, default=2200, help="fuzzed updates (c)")
     parser.add_argument("--fuzz-rate", type=float, default=60.0, help="fuzzed updates a second")
     parser.add_argument("--only", default="", help="a comma list of a, b, c (default: all)")
-    parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES", help="d) soak run")
+    parser.add_argument(
+        "--soak", type=float, default=0.0, metavar="MINUTES", help="d) soak run (alone)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="a short smoke run: 1 round, few messages, no storms"
     )

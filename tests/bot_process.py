@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -85,6 +86,15 @@ ARTICLES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("review", "Leave a product review", ("how to write a review", "rate a product i bought"),
      "Open the order and press Review under the item."),
 )  # fmt: skip
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the parent dies, however (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def write_knowledge_base(root: Path) -> Path:
@@ -198,6 +208,7 @@ class BotProcess:
                 env=env,
                 cwd=self.workdir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         self.starts += 1
         waiting = asyncio.create_task(tg.wait_for("getUpdates", timeout=within_s, since=since))

@@ -72,14 +72,15 @@ class World:
     ledger: Ledger
     operators: Operators
     rng: random.Random
+    quiet_s: float = QUIET_S
 
 
 @contextlib.asynccontextmanager
 async def world(
     workdir: Path,
+    args: argparse.Namespace,
     rng: random.Random,
     *,
-    staff_pace: int,
     flood_messages: int = 20,
     reply_share: float = 0.5,
 ) -> AsyncIterator[World]:
@@ -92,23 +93,24 @@ async def world(
             token=TOKEN,
             staff_chat_id=STAFF,
             flood_messages=flood_messages,
-            staff_messages_per_minute=staff_pace,
+            staff_messages_per_minute=args.staff_pace,
         )
         ALIVE.append(bot)
         ledger = Ledger(tg, STAFF)
         operators = Operators(ledger, OPERATORS, rng, reply_share=reply_share)
         try:
             await bot.start(tg)
-            yield World(tg, bot, ledger, operators, rng)
+            yield World(tg, bot, ledger, operators, rng, args.quiet_s)
         finally:
             operators.stop()
             await bot.stop(within_s=30)
             ALIVE.remove(bot)
 
 
-async def settle(w: World, *, quiet_s: float = QUIET_S, max_s: float = 150.0) -> float:
-    """Wait until nothing happened for `quiet_s` (no Bot API call, no operator busy);
-    returns how long it took. Bounded by `max_s`."""
+async def settle(w: World, *, quiet_s: float | None = None, max_s: float = 150.0) -> float:
+    """Wait until nothing happened for `quiet_s` (default: the world's; no Bot API call, no
+    operator busy); returns how long it took. Bounded by `max_s`."""
+    quiet_s = w.quiet_s if quiet_s is None else quiet_s
     began = time.monotonic()
     while time.monotonic() - began < max_s:
         last = max([w.tg.seen[-1].at if w.tg.seen else 0.0, began])
@@ -204,7 +206,7 @@ async def kill_round(
     args: argparse.Namespace, tmp: Path, number: int, kill_at: float
 ) -> tuple[Tally, str]:
     rng = random.Random(args.seed * 1000 + number)
-    async with world(tmp / f"kill{number}", rng, staff_pace=args.staff_pace) as w:
+    async with world(tmp / f"kill{number}", args, rng) as w:
         users = [8_000_001 + number * 1000 + i for i in range(args.users)]
         steps = burst_script(rng, users, args.messages, args.burst_s)
         began = time.monotonic()
@@ -283,7 +285,7 @@ async def storm_phase(
 ) -> Tally:
     rng = random.Random(args.seed * 7 + code)
     in_ticket = args.storm_users
-    async with world(tmp / f"storm{code}", rng, staff_pace=args.staff_pace) as w:
+    async with world(tmp / f"storm{code}", args, rng) as w:
         users = [8_500_001 + i for i in range(in_ticket)]
         for user in users:
             w.ledger.user_says(user, "person", "/operator")
@@ -353,9 +355,7 @@ async def fuzzing(args: argparse.Namespace, tmp: Path) -> None:
     rng = random.Random(args.seed * 13)
     print(f"c) fuzz: {args.fuzz} odd updates at {args.fuzz_rate:.0f}/s")
     print("   target: 0 tracebacks, 0 requests Telegram would reject, every press answered in 1 s")
-    async with world(
-        tmp / "fuzz", rng, staff_pace=args.staff_pace, flood_messages=1000, reply_share=0.3
-    ) as w:
+    async with world(tmp / "fuzz", args, rng, flood_messages=1000, reply_share=0.3) as w:
         report = await fuzz(w.tg, w.ledger, STAFF, OPERATORS, rng, args.fuzz, args.fuzz_rate)
         await settle(w)
         w.operators.stop()
@@ -374,7 +374,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> None:
     print("   target: the zero counts above, and memory that does not grow")
     total = Tally()
     samples: list[tuple[float, int, float]] = []
-    async with world(tmp / "soak", rng, staff_pace=args.staff_pace) as w:
+    async with world(tmp / "soak", args, rng) as w:
         began = time.monotonic()
         cycle = 0
 
@@ -455,6 +455,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=120,
         help="desk.staff_messages_per_minute (product default 20, Telegram's limit)",
     )
+    parser.add_argument(
+        "--quiet-s",
+        type=float,
+        default=QUIET_S,
+        help="a phase ends after this long without a Bot API call (> the desk's 15 s retry)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--messages", type=int, default=200, help="user messages per burst")
@@ -474,6 +480,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.users, args.messages, args.burst_s = 1, 4, 24, 6.0
         args.fuzz, args.storm_s, args.storm_users = 150, 4.0, 4
+        args.quiet_s = 5.0  # a smoke run: what the desk's retry would deliver is not waited for
         args.only = args.only or "a,c"
     return args
 

@@ -13,10 +13,16 @@ to the target of issue 11:
   c) a fuzz run of 2,000+ odd updates: tracebacks in the bot's log, requests the fake
      refused as Telegram would (400), button presses not answered within 1 s;
   d) with --soak MINUTES: restarts and storms in turn, the same counts and the bot's RSS.
-How a message counts as lost or doubled is written in benchmarks/fault_ledger.py.
+How a message counts as lost or doubled is written in benchmarks/fault_ledger.py. A phase
+ends once the Bot API saw no call for --quiet-s (20 s: longer than the desk's 15 s retry).
+The staff group is paced at --staff-pace 120 messages a minute (the product's default, like
+Telegram's limit, is 20): sends still wait in the bot's outbox at a kill, as they do in
+production, and a round drains in about a minute instead of ten.
 
 Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_faults.py [--rounds 3] [--seed 1]
-     [--users 20] [--messages 200] [--fuzz 2200] [--only a,b,c] [--soak MINUTES] [--quick]
+     [--kill-at 3,8,14] [--users 20] [--messages 200] [--fuzz 2200] [--only a,b,c]
+     [--staff-pace 120] [--soak MINUTES] [--quick]
+About 15 minutes by default (each start of the bot takes 10-20 s here); --quick about 2.
 Everything runs on 127.0.0.1; every child process is killed at exit. Nothing is asserted.
 """
 

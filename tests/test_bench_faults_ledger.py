@@ -7,6 +7,7 @@ benchmarks/fault_ledger.py must count what a user or an operator would notice.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -132,3 +133,13 @@ async def test_ledger_counts_second_topics_and_orphans(tg: RecordingTelegram, bo
     assert (tally.topics, tally.dup_topics, tally.orphan_topics) == (4, 1, 1)
     assert tally.dup_tickets == 1
     assert ledger.tally(tickets_per_user={USER: 1, USER + 1: 3}).dup_tickets == 2
+
+
+async def test_ledger_ignores_what_the_bot_did_before_it(tg: RecordingTelegram, bot: Bot) -> None:
+    await bot.send_message(USER, "I passed your question to a person.")
+    ledger = Ledger(tg, STAFF, since=time.monotonic())
+    ledger.user_says(USER, "person", "/operator")
+
+    tally = ledger.tally()
+
+    assert (tally.lost, tally.dup_handoff_replies) == (1, 0)

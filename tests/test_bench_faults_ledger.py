@@ -136,6 +136,7 @@ async def test_ledger_counts_second_topics_and_orphans(tg: RecordingTelegram, bo
 
 
 async def test_ledger_ignores_what_the_bot_did_before_it(tg: RecordingTelegram, bot: Bot) -> None:
+    tg.add_user(USER)
     await bot.send_message(USER, "I passed your question to a person.")
     ledger = Ledger(tg, STAFF, since=time.monotonic())
     ledger.user_says(USER, "person", "/operator")

@@ -17,6 +17,7 @@ import re
 import string
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fault_ledger import Ledger, RecordingTelegram
@@ -164,7 +165,7 @@ def _presses(tg: RecordingTelegram) -> list[str]:
 
 def _text(rng: random.Random, length: int | None = None) -> str:
     if length is not None:
-        words = []
+        words: list[str] = []
         while sum(len(w) + 1 for w in words) < length:
             words.append(rng.choice(WORDS + tuple(string.ascii_letters)))
         return " ".join(words)[:length]
@@ -239,19 +240,28 @@ def _push(
     lang = rng.choice(LANGS)
     name = NAMES[user % len(NAMES)]
     if kind in {"text", "long", "command", "person"}:
-        text = {
+        makers: dict[str, Callable[[], str]] = {
             "text": lambda: _text(rng),
             "long": lambda: _text(rng, 4096),
             "command": lambda: rng.choice(USER_COMMANDS),
             "person": lambda: rng.choice(("/operator", "позовите оператора", "talk to a human")),
-        }[kind]()
+        }
+        text = makers[kind]()
         pushed = tg.user_message(user, text, language_code=lang, first_name=name)
         own[user].append(int(pushed.message_id or 0))
     elif kind in {"media", "caption"}:
         media = rng.choice(("photo", "voice", "sticker", "document"))
         caption = _text(rng, rng.choice((20, 1024))) if kind == "caption" else None
         pushed = tg.user_message(
-            user, None, caption=caption, language_code=lang, first_name=name, **{media: True}
+            user,
+            None,
+            caption=caption,
+            language_code=lang,
+            first_name=name,
+            photo=media == "photo",
+            voice=media == "voice",
+            sticker=media == "sticker",
+            document=media == "document",
         )
         own[user].append(int(pushed.message_id or 0))
     elif kind == "edit" and own[user]:

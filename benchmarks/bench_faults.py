@@ -423,6 +423,13 @@ async def soak(args: argparse.Namespace, tmp: Path) -> None:
     print(f"   all cycles: {tally_line(total)}")
     for at, start, rss in samples[:: max(1, len(samples) // 12)]:
         print(f"   t={at:6.0f} s  start #{start}  RSS {rss:6.1f} MiB")
+    runs: dict[int, list[float]] = {}
+    for _, start, rss in samples:
+        runs.setdefault(start, []).append(rss)
+    print(
+        "   RSS per start of the bot (first sample -> last, peak), MiB: "
+        + "; ".join(f"#{n} {r[0]:.0f} -> {r[-1]:.0f}, {max(r):.0f}" for n, r in runs.items())
+    )
 
 
 # --- main ---------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NamedTuple, Self
@@ -80,10 +80,12 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 __all__ = [
+    "SEND_METHODS",
     "Call",
     "FakeTelegram",
     "Pushed",
     "SentMessage",
+    "Storm",
     "TelegramApiError",
     "Topic",
     "UploadedFile",
@@ -1078,6 +1080,7 @@ class FakeTelegram:
             # Visible to waiters while the long poll is pending.
             self._fire_calls()
         try:
+            await self._weather(request, call)
             self._apply_faults(method, params)
             self._check_blocked(method, params)
             handler = self._handlers().get(method.lower())
@@ -2047,6 +2050,110 @@ class FakeTelegram:
         self.reactions[(chat["id"], message_id)] = list(reaction or [])
         return True
 
+    # ------------------------------------------------------------------ fault storms
+
+    @property
+    def storms(self) -> list[Storm]:
+        """Every storm set with ``storm``/``hang``/``drop_connections``, oldest first."""
+        found: list[Storm] | None = self.__dict__.get("_storm_list")
+        if found is None:
+            found = self.__dict__["_storm_list"] = []
+        return found
+
+    def storm(
+        self,
+        methods: str | Iterable[str] | None = None,
+        *,
+        seconds: float,
+        code: int | None = 502,
+        retry_after: int | None = None,
+        description: str | None = None,
+        delay_s: float = 0.0,
+        reset: bool = False,
+        chat_id: int | str | None = None,
+    ) -> Storm:
+        """For the next ``seconds``, every call of ``methods`` fails (an outage, not a count).
+
+        ``methods``: names (case-insensitive), ``"*"`` for every method; by default (None)
+        :data:`SEND_METHODS`, every call that sends, copies, edits or answers.  ``code`` 429
+        answers "Too Many Requests" with ``retry_after`` (default 1) like Telegram's flood
+        control; other codes a Telegram-like description; ``code=None`` serves the call
+        normally after ``delay_s`` (a slow Bot API).  ``delay_s`` holds each call that long
+        first (``hang``); ``reset`` closes the connection without any answer (the client sees
+        a network error).  ``chat_id`` limits the storm to calls targeting that chat.
+        Returns the :class:`Storm`, whose ``hits`` counts the calls it caught.
+        """
+        if methods is None:
+            methods = SEND_METHODS
+        names = {methods} if isinstance(methods, str) else set(methods)
+        if code == 429 and retry_after is None:
+            retry_after = 1
+        if description is None and code is not None:
+            description = _STORM_TEXTS.get(code, "Error")
+            if code == 429:
+                description = f"{description}: retry after {retry_after}"
+        storm = Storm(
+            methods=frozenset(n.lower() for n in names),
+            until=time.monotonic() + seconds,
+            code=code,
+            description=description or "",
+            retry_after=retry_after if code == 429 else None,
+            delay_s=delay_s,
+            reset=reset,
+            chat_id=chat_id,
+        )
+        self.storms.append(storm)
+        return storm
+
+    def hang(
+        self,
+        methods: str | Iterable[str] | None = None,
+        *,
+        seconds: float,
+        delay_s: float | None = None,
+    ) -> Storm:
+        """For ``seconds``, each call of ``methods`` waits ``delay_s`` (default: until the
+        window ends) before it is served; a client with a shorter timeout gives up first."""
+        wait = seconds if delay_s is None else delay_s
+        return self.storm(methods, seconds=seconds, code=None, delay_s=wait)
+
+    def drop_connections(
+        self, methods: str | Iterable[str] | None = None, *, seconds: float
+    ) -> Storm:
+        """For ``seconds``, each call of ``methods`` loses its connection without an answer."""
+        return self.storm(methods, seconds=seconds, code=None, reset=True)
+
+    def end_storms(self) -> None:
+        """End every storm now (the ``Storm`` objects keep their counts)."""
+        now = time.monotonic()
+        for storm in self.storms:
+            storm.until = min(storm.until, now)
+
+    def storm_active(self) -> bool:
+        """True while any storm's window is open."""
+        now = time.monotonic()
+        return any(storm.until > now for storm in self.storms)
+
+    async def _weather(self, request: web.Request, call: Call) -> None:
+        """Apply the storms whose window covers this call (hook of ``_handle``)."""
+        method = call.method.lower()
+        for storm in list(self.storms):
+            if not storm.covers(method, call.params):
+                continue
+            storm.hits += 1
+            if storm.delay_s > 0:
+                await asyncio.sleep(storm.delay_s)
+            if storm.reset:
+                call.ok = False
+                call.error = {"ok": False, "error_code": 0, "description": "connection reset"}
+                self._fire_calls()
+                if request.transport is not None:
+                    request.transport.close()
+                raise asyncio.CancelledError
+            if storm.code is not None:
+                raise TelegramApiError(storm.code, storm.description, storm.retry_after)
+            return
+
 
 # --------------------------------------------------------------------------------------
 # Param decoding helpers
@@ -2094,3 +2201,69 @@ def _media_kind(message: JSON) -> str:
         if kind in message:
             return kind
     return "text"
+
+
+# --------------------------------------------------------------------------------------
+# Fault storms
+# --------------------------------------------------------------------------------------
+
+# Every method that sends, copies, edits, deletes or answers something: an outage hits them
+# all (getUpdates, getMe and the getChat* reads are left out; name them to include them).
+SEND_METHODS: tuple[str, ...] = (
+    "sendMessage",
+    "copyMessage",
+    "copyMessages",
+    "forwardMessage",
+    "forwardMessages",
+    "sendPhoto",
+    "sendDocument",
+    "sendVoice",
+    "sendSticker",
+    "sendMediaGroup",
+    "sendChatAction",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "editMessageCaption",
+    "deleteMessage",
+    "deleteMessages",
+    "answerCallbackQuery",
+    "createForumTopic",
+    "editForumTopic",
+    "closeForumTopic",
+    "reopenForumTopic",
+    "deleteForumTopic",
+    "pinChatMessage",
+    "setMessageReaction",
+)
+
+_STORM_TEXTS = {
+    400: "Bad Request",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class Storm:
+    """A window of time in which calls of some methods fail, hang or lose the connection."""
+
+    methods: frozenset[str]
+    until: float  # time.monotonic() at which the storm ends
+    code: int | None
+    description: str
+    retry_after: int | None
+    delay_s: float = 0.0
+    reset: bool = False
+    chat_id: int | str | None = None
+    hits: int = 0
+
+    def covers(self, method: str, params: JSON) -> bool:
+        """Whether a call of ``method`` (lower case) with ``params`` falls in this storm."""
+        if time.monotonic() >= self.until:
+            return False
+        if "*" not in self.methods and method not in self.methods:
+            return False
+        return self.chat_id is None or params.get("chat_id") == self.chat_id

@@ -462,17 +462,12 @@ class HybridSuggester:
         answer_threshold: float | None = None,
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
-        ranking_depth: int | None = None,
     ) -> Decision:
-        """The blocking core of `decide`, for CLI tools and benchmarks.
-
-        `ranking_depth` (evaluation) lists that many articles in rank order instead of the
-        suggestion list; the decision and its confidence are unchanged.
-        """
+        """The blocking core of `decide`, for CLI tools and benchmarks."""
         started = time.perf_counter()
         snap = self.snapshot  # one reference for the whole query: a reload cannot tear it
         vectors = self._embed_queries(snap, [text]) if snap.articles and text.strip() else None
-        return self._decide_with(
+        decision, _ = self._decide_with(
             snap,
             text,
             None if vectors is None else [v[0] for v in vectors],
@@ -481,18 +476,27 @@ class HybridSuggester:
             answer_threshold=answer_threshold,
             suggest_threshold=suggest_threshold,
             max_suggestions=max_suggestions,
-            ranking_depth=ranking_depth,
         )
+        return decision
 
     def decide_batch_sync(self, texts: Sequence[str]) -> list[Decision]:
         """Decide many messages at once: one batched forward pass per encoder (throughput)."""
+        return [decision for decision, _ in self.rank_batch_sync(texts, 0)]
+
+    def rank_batch_sync(
+        self, texts: Sequence[str], depth: int
+    ) -> list[tuple[Decision, tuple[str, ...]]]:
+        """Decide many messages at once, each with the ids of its `depth` best articles in
+        rank order (evaluation: what was shown next to where the right article ranked)."""
         started = time.perf_counter()
         snap = self.snapshot
         if not texts:
             return []
+        if not snap.articles:
+            return [self._decide_with(snap, text, None, started) for text in texts]
         vectors = self._embed_queries(snap, [t if t.strip() else "-" for t in texts])
         return [
-            self._decide_with(snap, text, [v[i] for v in vectors], started)
+            self._decide_with(snap, text, [v[i] for v in vectors], started, ranking_depth=depth)
             for i, text in enumerate(texts)
         ]
 
@@ -513,8 +517,9 @@ class HybridSuggester:
         answer_threshold: float | None = None,
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
-        ranking_depth: int | None = None,
-    ) -> Decision:
+        ranking_depth: int = 0,
+    ) -> tuple[Decision, tuple[str, ...]]:
+        """The decision for one message, and the ids of its `ranking_depth` best articles."""
         answer_at = self.params.answer_threshold if answer_threshold is None else answer_threshold
         suggest_at = (
             self.params.suggest_threshold if suggest_threshold is None else suggest_threshold
@@ -522,7 +527,7 @@ class HybridSuggester:
         limit = self.params.max_suggestions if max_suggestions is None else max_suggestions
         lang = detect_lang(text)
         if query_vectors is None or not snap.articles or not text.strip():
-            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started)), ()
         candidates = self._candidates(snap, text, query_vectors)
         chunk_scores = self._chunk_scores_for(snap, text, query_vectors, candidates)
         raw = self._per_article(snap, chunk_scores)[:, candidates]
@@ -535,16 +540,16 @@ class HybridSuggester:
         fused = fused[keep]
         raw = raw[:, keep]
         if len(cand) == 0:
-            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started)), ()
         order = np.argsort(-fused, kind="stable")
         top_fused = float(fused[order[0]])
         runner_up = float(fused[order[1]]) if len(order) > 1 else top_fused - 1.0
         confidence = float(snap.model.confidence(top_fused, top_fused - runner_up))
+        ranking = tuple(snap.articles[int(cand[pos])].id for pos in order[:ranking_depth])
         suggestions = []
-        depth = ranking_depth or limit
-        for rank, pos in enumerate(order[:depth]):
+        for rank, pos in enumerate(order[:limit]):
             score = float(fused[pos])
-            if ranking_depth is None and rank > 0 and score < top_fused - SUGGEST_SPREAD:
+            if rank > 0 and score < top_fused - SUGGEST_SPREAD:
                 break
             best_other = runner_up if rank == 0 else top_fused
             article = snap.articles[int(cand[pos])]
@@ -578,7 +583,7 @@ class HybridSuggester:
         logger.debug(
             "decision signals for %r: %s", text, [(s.article_id, s.why) for s in suggestions]
         )
-        return decision
+        return decision, ranking
 
     def _candidates(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]

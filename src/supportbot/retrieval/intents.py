@@ -155,6 +155,51 @@ def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Small talk is a message made only of these words, with at least one greeting or thanks in
+# it: "hi there", "hello everyone", "спасибо, всё", "ok thanks bye" (not a phrase list: the
+# words come in any order and number).
+_GREETING_WORDS = _wordset(
+    """
+    hi hello hey heya hiya howdy greetings morning afternoon evening
+    привет приветик приветствую здравствуйте здравствуй здрасте здрасьте хай салют утро день
+    вечер privet zdravstvuyte
+    """
+)
+_THANKS_WORDS = _wordset(
+    """
+    thanks thank thx ty tnx cheers appreciate appreciated
+    спасибо спасибки благодарю спс пасиба сенкс мерси spasibo
+    """
+)
+_SMALL_TALK_REST = _wordset(
+    """
+    there all everyone everybody folks team guys bot you u very much so lot a alot it its
+    good great nice ok okay fine that thats is was bye goodbye again for your help
+    доброе добрый доброго времени суток всем все вам тебе очень большое огромное
+    понятно ясно ок окей хорошо отлично супер пока до свидания за помощь и еще раз
+    """
+)
+
+
+def _small_talk(words: Sequence[str]) -> Intent | None:
+    """GREETING or THANKS when the message is nothing but small talk."""
+    if not words or len(words) > _MAX_WORDS:
+        return None
+    greets = thanks = False
+    for word in words:
+        if word in _THANKS_WORDS or (len(word) >= 5 and _near(word, _THANKS_WORDS, folded=False)):
+            thanks = True
+        elif word in _GREETING_WORDS or (
+            len(word) >= 6 and _near(word, _GREETING_WORDS, folded=False)
+        ):
+            greets = True
+        elif word not in _SMALL_TALK_REST and word not in _FILLER:
+            return None
+    if thanks:
+        return Intent.THANKS
+    return Intent.GREETING if greets else None
+
+
 # Articles, pronouns, prepositions, auxiliaries: no meaning of their own.
 _FUNCTION_WORDS = _wordset(
     """
@@ -551,6 +596,9 @@ class FuzzyIntentMatcher:
         words = _clean(text).split()
         if self._person.asks_for_person(words):
             return Intent.PERSON
+        small_talk = _small_talk(words)
+        if small_talk is not None:
+            return small_talk
         cleaned = _strip_filler(" ".join(words))
         if not cleaned or len(cleaned.split()) > _MAX_WORDS:
             return None

@@ -216,7 +216,8 @@ def test_eval_max_fails_when_a_rate_is_above_it(
     capsys.readouterr()
     assert main([*args, "--max", "handoff_share=0"]) == 1
     [failure] = capsys.readouterr().err.splitlines()
-    assert failure.startswith("FAIL: handoff_share = ") and "above the ceiling 0" in failure
+    assert failure.startswith("FAIL: handoff_share = ")
+    assert "above the ceiling 0" in failure
     assert main([*args, "--max", "oos_rate=0.1"]) == 2
     assert "--max oos_rate=0.1: use METRIC=VALUE" in capsys.readouterr().err
 

@@ -27,6 +27,7 @@ from supportbot.domain.models import (
 )
 from supportbot.domain.ports import Embedder, EmbeddingCache
 from supportbot.domain.text import detect_lang, detranslit, has_latin_only
+from supportbot.retrieval.calibration import ANSWER_COVERAGE, coverage
 from supportbot.retrieval.chunking import article_chunks
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
 from supportbot.retrieval.index import FaissVectorIndex, VectorIndex
@@ -44,6 +45,10 @@ HELD_OUT_BATCH = 32
 SUGGEST_SPREAD = 0.45
 # Another language's article must beat a same-language one by this much to rank above it.
 LANG_PENALTY = 0.5
+# An article in another language than the message is suggested (never answered) when it
+# leads the runner-up by this much on the fused scale, whatever the confidence: only the
+# multilingual encoder can see it, so the fused score of a right one stays low.
+CROSS_LANG_MARGIN = 0.05
 BEST_WEIGHT = 0.6
 
 
@@ -52,7 +57,7 @@ class SuggesterParams:
     """The decision knobs (from config; A/B experiments override them per call)."""
 
     answer_threshold: float = 0.85
-    suggest_threshold: float = 0.40
+    suggest_threshold: float = 0.20
     max_suggestions: int = 3
     top_k: int = 40
     lexical: bool = True
@@ -566,9 +571,11 @@ class HybridSuggester:
                     matched=self._matched_text(snap, int(cand[pos]), chunk_scores),
                 )
             )
-        if confidence >= answer_at:
+        top_index = int(cand[order[0]])
+        cross = snap.article_lang[top_index] != lang.value
+        if confidence >= answer_at and not cross and self._covers(snap, text, top_index):
             kind = DecisionKind.ANSWER
-        elif confidence >= suggest_at:
+        elif confidence >= suggest_at or (cross and top_fused - runner_up >= CROSS_LANG_MARGIN):
             kind = DecisionKind.SUGGEST
         else:
             kind = DecisionKind.HANDOFF
@@ -584,6 +591,20 @@ class HybridSuggester:
             "decision signals for %r: %s", text, [(s.article_id, s.why) for s in suggestions]
         )
         return decision, ranking
+
+    def _covers(self, snap: Snapshot, text: str, article: int) -> bool:
+        """Whether most of the message's words are the article's own (title and questions):
+        a direct answer needs that; a message that only shares the topic gets suggestions."""
+        start = int(snap.starts[article])
+        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
+        own = [
+            word
+            for chunk in snap.chunks[start:end]
+            if chunk.kind is not ChunkKind.BODY
+            for word in self._tokenizer(chunk.text)
+        ]
+        best = max(coverage(self._tokenizer(v), own) for v in _variants(snap, text))
+        return best >= ANSWER_COVERAGE
 
     def _candidates(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]

@@ -30,7 +30,8 @@ from supportbot.commands.evaluate import read_queries  # noqa: E402
 from supportbot.config import Settings  # noqa: E402
 from supportbot.domain.text import detect_lang  # noqa: E402
 from supportbot.knowledge.loader import load_knowledge_base  # noqa: E402
-from supportbot.retrieval.fusion import auroc, combine  # noqa: E402
+from supportbot.retrieval.calibration import auroc  # noqa: E402
+from supportbot.retrieval.fusion import combine  # noqa: E402
 from supportbot.retrieval.suggester import LANG_PENALTY, HybridSuggester  # noqa: E402
 from supportbot.storage.embedding_cache import InMemoryEmbeddingCache  # noqa: E402
 

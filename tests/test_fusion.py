@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from supportbot.retrieval.calibration import coverage, fit_logistic, prior_weights
-from supportbot.retrieval.fusion import TYPO_FLOOR, FusionModel, HeldOut, auroc, fit_fusion
+from supportbot.retrieval.calibration import auroc, coverage, fit_logistic, prior_weights
+from supportbot.retrieval.fusion import TYPO_FLOOR, FusionModel, HeldOut, fit_fusion
 
 
 def _held_out(n_queries: int = 120, n_articles: int = 30, seed: int = 1) -> HeldOut:

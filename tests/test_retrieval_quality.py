@@ -86,6 +86,14 @@ def test_english_typos_put_the_right_article_in_front_of_the_user(
     assert expected in _shown(decision)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["qwzx blorf vintage teapot auction", "weather in Paris tomorrow", "посоветуй фильм"],
+)
+def test_unrelated_messages_are_not_answered(sample_center: HybridSuggester, text: str) -> None:
+    assert sample_center.decide_sync(text).kind is not DecisionKind.ANSWER
+
+
 def test_every_language_gives_character_ngrams_weight(sample_center: HybridSuggester) -> None:
     model = sample_center.snapshot.model
     char = model.signals.index("char")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from supportbot.config import load_settings
 from supportbot.domain.errors import EvalDataError
 from supportbot.domain.models import Decision, DecisionKind
-from supportbot.retrieval.fusion import auroc
+from supportbot.retrieval.calibration import auroc
 
 if TYPE_CHECKING:
     from supportbot.retrieval.suggester import HybridSuggester

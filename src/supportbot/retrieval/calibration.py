@@ -35,7 +35,9 @@ Matrix = npt.NDArray[np.float64]
 IN_SCOPE_PRIOR = 0.8
 # The L2 strength of the logistic fit (the hand-written Newton fit it replaced used 1e-2).
 L2 = 1e-2
-# A direct answer needs this share of the message's words among the article's own words.
+# A direct answer needs more than two thirds of the message's words among the article's own
+# words: all of two, three of four ("turn notifications off" against "notifications not
+# arriving" is suggested, not answered).
 ANSWER_COVERAGE = 0.67
 # A word this long may differ from the article's by one edit and still count (a typo).
 TYPO_MIN_LENGTH = 5

@@ -25,27 +25,68 @@ class _Arms:
         return Treatment(arms={"exp": "b"}, overrides=self._overrides)
 
 
-async def test_engine_excludes_articles_already_shown_in_the_conversation() -> None:
+async def test_engine_follow_up_may_get_the_article_just_shown() -> None:
+    # Issue 12: every article shown was excluded, so the follow-up got unrelated ones.
     suggester = ScriptedSuggester()
-    conversation, _, _ = make_conversation(suggester=suggester)
+    conversation, handoff, _ = make_conversation(suggester=suggester)
     first = await conversation.handle_text(EN, "my card was declined")
     assert first.messages[0].say is Say.ANSWER
-    second = await conversation.handle_text(EN, "card still not working at the shop")
-    assert second.messages[0].say is Say.SUGGEST
-    shown = {s.article_id for s in second.messages[0].suggestions}
-    assert "en/payments/card-declined" not in shown
-    assert suggester.calls[1][1] == ("en/payments/card-declined",)
+    again = await conversation.handle_text(EN, "card declined again, what now")
+    assert again.messages[0].say is Say.ANSWER
+    assert again.messages[0].article is not None
+    assert again.messages[0].article.id == "en/payments/card-declined"
+    assert suggester.calls[1][1] == ()
+    assert handoff.requests == []
 
 
-async def test_engine_answers_a_repeat_again_after_the_window() -> None:
+async def test_engine_new_question_may_get_an_earlier_suggestion() -> None:
+    conversation, handoff, _ = make_conversation()
+    first = await conversation.handle_text(EN, "something about my account")
+    assert first.messages[0].say is Say.SUGGEST
+    third = first.messages[0].suggestions[2].article_id
+    assert third == "en/notifications/missing"
+    later = await conversation.handle_text(EN, "notifications stopped coming")
+    assert later.messages[0].say is Say.ANSWER
+    assert later.messages[0].article is not None
+    assert later.messages[0].article.id == third
+    assert handoff.requests == []
+
+
+async def test_engine_leaves_out_what_the_user_rejected_for_the_question() -> None:
+    suggester = ScriptedSuggester()
+    conversation, _, _ = make_conversation(suggester=suggester)
+    answer = await conversation.handle_text(EN, "my card was declined")
+    key = article_key("en/payments/card-declined")
+    after = await conversation.press(EN, Press(Act.NOT_HELPED, answer.conversation, key))
+    assert after.messages[0].say is Say.SUGGEST
+    assert "en/payments/card-declined" not in {s.article_id for s in after.messages[0].suggestions}
+    again = await conversation.handle_text(EN, "the card is still declined")
+    assert again.messages[0].say is Say.SUGGEST
+    assert "en/payments/card-declined" not in {s.article_id for s in again.messages[0].suggestions}
+    assert suggester.calls[-1][1] == ("en/payments/card-declined",)
+
+
+async def test_engine_repeat_while_a_person_handles_it_is_not_sent_again() -> None:
     clock = ManualClock()
-    conversation, _, _ = make_conversation(clock=clock)
+    conversation, handoff, _ = make_conversation(clock=clock)
+    await conversation.handle_text(EN, "qwzx blorf teapot")
+    assert len(handoff.requests) == 1
+    repeat = await conversation.handle_text(EN, "qwzx blorf teapot")
+    assert [m.say for m in repeat.messages] == [Say.ALREADY_HANDLING]
+    assert repeat.relay_ticket is not None
+    clock.advance(600)
+    later = await conversation.handle_text(EN, "qwzx blorf teapot")
+    assert later.messages[0].say is not Say.ALREADY_HANDLING
+
+
+async def test_engine_repeat_of_a_question_the_bot_answered_is_answered_again() -> None:
+    # Issue 12: "already being handled" although no ticket existed and the bot had answered.
+    conversation, handoff, _ = make_conversation()
     await conversation.handle_text(EN, "my card was declined")
     repeat = await conversation.handle_text(EN, "my card was declined")
-    assert [m.say for m in repeat.messages] == [Say.ALREADY_HANDLING]
-    clock.advance(600)
-    later = await conversation.handle_text(EN, "my card was declined")
-    assert later.messages[0].say is not Say.ALREADY_HANDLING
+    assert repeat.messages[0].say is Say.ANSWER
+    assert repeat.relay_ticket is None
+    assert handoff.requests == []
 
 
 async def test_engine_closes_an_idle_conversation_as_abandoned() -> None:
@@ -87,7 +128,8 @@ async def test_engine_does_not_hand_off_an_unknown_question_mid_guide() -> None:
         EN, Press(Act.GUIDE, reply.conversation, article_key("en/app/reinstall"))
     )
     side = await conversation.handle_text(EN, "qwzx blorf teapot")
-    assert [m.say for m in side.messages] == [Say.NO_MORE_ARTICLES, Say.GUIDE_RESUME]
+    # A new question: not "nothing more on this", which would imply an earlier answer.
+    assert [m.say for m in side.messages] == [Say.NOT_FOUND, Say.GUIDE_RESUME]
     assert handoff.requests == []
 
 

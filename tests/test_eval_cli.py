@@ -180,3 +180,56 @@ def test_eval_file_that_is_not_utf8_is_one_line(
     queries.write_bytes('{"text": "карта", "expected": null}\n'.encode("cp1251"))
     assert main(["--config", str(config), "eval", "--queries", str(queries)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {queries}: not UTF-8")
+
+
+def test_eval_json_says_what_a_user_would_have_got(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = write_queries(tmp_path / "q.jsonl", QUERIES)
+    details = tmp_path / "details.jsonl"
+    args = ["--config", str(config), "eval", "--queries", str(queries), "--json"]
+    assert main([*args, "--details", str(details)]) == 0
+    report = json.loads(capsys.readouterr().out, parse_constant=_reject)
+    rows = [json.loads(line) for line in details.read_text("utf-8").splitlines()]
+    assert [row["text"] for row in rows] == [q["text"] for q in QUERIES]
+    assert set(rows[0]) >= {"text", "expected", "decision", "confidence", "shown"}
+    in_scope = [row for row in rows if row["expected"]]
+    served = [row["expected"] in row["shown"] for row in in_scope]
+    assert report["self_service"] == round(sum(served) / len(in_scope), 4)
+    oos = [row for row in rows if row["expected"] is None]
+    answered = sum(row["decision"] == "answer" for row in oos)
+    assert report["oos_answer_rate"] == answered / len(oos)
+    for row in in_scope:
+        assert row["expected_rank"] == 1  # two clear articles: the right one ranks first
+        if row["decision"] == "handoff":
+            assert row["shown"] == []
+    assert "answer_precision" in report
+    assert report["handoff_share"] == report["decisions"]["handoff"]
+
+
+def test_eval_max_fails_when_a_rate_is_above_it(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = write_queries(tmp_path / "q.jsonl", QUERIES)
+    args = ["--config", str(config), "eval", "--queries", str(queries)]
+    assert main([*args, "--max", "oos_answer_rate=1", "--min", "self_service=0"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--max", "handoff_share=0"]) == 1
+    [failure] = capsys.readouterr().err.splitlines()
+    assert failure.startswith("FAIL: handoff_share = ")
+    assert "above the ceiling 0" in failure
+    assert main([*args, "--max", "oos_rate=0.1"]) == 2
+    assert "--max oos_rate=0.1: use METRIC=VALUE" in capsys.readouterr().err
+
+
+def test_eval_text_lists_the_worst_misses(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The card article expected for a message about deleting the profile: a miss.
+    wrong = {"text": "remove my profile forever please", "expected": "en/card"}
+    queries = write_queries(tmp_path / "q.jsonl", [*QUERIES, wrong])
+    assert main(["--config", str(config), "eval", "--queries", str(queries)]) == 0
+    out = capsys.readouterr().out
+    misses = out.split("worst misses (")[1].splitlines()
+    assert "remove my profile forever please" in misses[1]
+    assert "expected en/card" in misses[2]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
 
-from supportbot.retrieval.fusion import FusionModel, HeldOut, auroc, fit_fusion
+from supportbot.retrieval.calibration import auroc, coverage, fit_logistic, prior_weights
+from supportbot.retrieval.fusion import TYPO_FLOOR, FusionModel, HeldOut, fit_fusion
 
 
 def _held_out(n_queries: int = 120, n_articles: int = 30, seed: int = 1) -> HeldOut:
@@ -75,3 +78,52 @@ def test_auroc_matches_the_definition() -> None:
     assert auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
     assert auroc(np.array([0.1]), np.array([0.9])) == 0.0
     assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+
+
+def test_auroc_equals_scikit_learn_with_ties() -> None:
+    rng = np.random.default_rng(3)
+    positives = rng.integers(0, 5, 40).astype(float)  # many ties
+    negatives = rng.integers(0, 4, 30).astype(float)
+    labels = np.r_[np.ones(40), np.zeros(30)]
+    expected = roc_auc_score(labels, np.r_[positives, negatives])
+    assert auroc(positives, negatives) == pytest.approx(expected, abs=1e-12)
+    # The number the hand-written version gave (pinned when it was replaced).
+    assert auroc(np.array([0.3, 0.5, 0.5, 0.9]), np.array([0.1, 0.5, 0.3])) == pytest.approx(
+        0.7916666666666666
+    )
+
+
+def test_logistic_fit_gives_the_numbers_of_the_newton_fit_it_replaced() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 2))
+    y = (x @ [1.5, -0.7] + 0.3 + rng.normal(size=200) > 0).astype(float)
+    # Pinned from the hand-written Newton's method (L2 1e-2, bias not penalised).
+    newton = (3.1172600121867213, -1.4389024415842713, 0.6005988639744146)
+    assert fit_logistic(x, y) == pytest.approx(newton, abs=1e-6)
+
+
+def test_prior_weights_make_left_out_questions_a_fifth_of_the_traffic() -> None:
+    labels = np.r_[np.ones(50), np.zeros(50)]
+    left_out = np.r_[np.zeros(50, bool), np.ones(50, bool)]
+    weights = prior_weights(labels, left_out)
+    assert weights[left_out].sum() / weights.sum() == pytest.approx(0.2)
+
+
+def test_character_ngrams_keep_weight_where_clean_questions_do_not_need_them() -> None:
+    held = _held_out()
+    # A third signal that adds nothing on clean questions: the fit alone would drop it.
+    held = HeldOut(
+        np.concatenate([held.inscope, held.inscope[1:2] * 0.0]),
+        held.gold,
+        held.lang,
+        held.allowed,
+    )
+    weights = fit_fusion(held, ["strong", "noise", "char"]).weights_for("en")
+    assert weights[2] >= TYPO_FLOOR * weights.max() - 1e-12
+
+
+def test_coverage_counts_the_message_words_the_article_has_typos_included() -> None:
+    article = ["card", "declin", "pay", "bank"]
+    assert coverage(["card", "declind"], article) == 1.0  # "declinded": one edit away
+    assert coverage(["turn", "off", "notif"], ["notif", "arriv"]) == pytest.approx(1 / 3)
+    assert coverage([], article) == 1.0

@@ -77,7 +77,7 @@ class RetrievalSettings(_Section):
     fuzzy: bool = True
     top_k: int = Field(default=40, ge=1, le=1000)
     answer_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(default=0.20, ge=0.0, le=1.0)
     max_suggestions: int = Field(default=3, ge=1, le=10)
     fit_weights: bool = True
     near_duplicate_threshold: float = Field(default=0.92, ge=0.0, le=1.0)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from supportbot.config import load_settings
 from supportbot.domain.errors import EvalDataError
 from supportbot.domain.models import Decision, DecisionKind
-from supportbot.retrieval.fusion import auroc
+from supportbot.retrieval.calibration import auroc
 
 if TYPE_CHECKING:
     from supportbot.retrieval.suggester import HybridSuggester
@@ -33,8 +33,12 @@ METRIC_KEYS = (
     "handoff_recall",
     "answer_precision",
     "auroc",
+    "self_service",
+    "oos_answer_rate",
+    "handoff_share",
 )
-"""The metrics `--min` can set a floor for: each a share from 0 to 1."""
+"""The metrics `--min` and `--max` can bound: each a share from 0 to 1."""
+WORST_MISSES = 10
 
 
 def register(subparsers: Any, name: str) -> None:
@@ -55,6 +59,21 @@ def register(subparsers: Any, name: str) -> None:
         metavar="METRIC=VALUE",
         help="fail (exit 1) when a metric is below VALUE (0..1), e.g. --min recall_at_1=0.8; "
         f"METRIC is one of {', '.join(METRIC_KEYS)}",
+    )
+    parser.add_argument(
+        "--max",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="fail (exit 1) when a metric is above VALUE (0..1), e.g. --max oos_answer_rate=0.05",
+    )
+    parser.add_argument(
+        "--details",
+        type=Path,
+        default=None,
+        metavar="FILE.jsonl",
+        help="write one line per message: text, expected, decision, confidence, the article "
+        "ids shown and the rank of the expected one",
     )
     parser.set_defaults(handler=run)
 
@@ -151,14 +170,53 @@ def _rate(numerator: float, denominator: float, digits: int = 4) -> float | None
     return round(numerator / denominator, digits) if denominator else None
 
 
-def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str, Any]:
-    """Every metric of the report from queries and their decisions."""
-    in_scope = [(q, d) for q, d in zip(queries, decisions, strict=True) if q.expected]
-    out_scope = [d for q, d in zip(queries, decisions, strict=True) if q.expected is None]
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the suggester did with one message, and where it ranked the articles."""
+
+    decision: Decision
+    ranking: tuple[str, ...]  # the best RANKING_DEPTH article ids, best first
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The article ids put in front of the user: the answer, or the suggestions shown."""
+        kind = self.decision.kind
+        if kind is DecisionKind.ANSWER:
+            return tuple(s.article_id for s in self.decision.suggestions[:1])
+        if kind is DecisionKind.SUGGEST:
+            return tuple(s.article_id for s in self.decision.suggestions)
+        return ()
+
+    def rank_of(self, article_id: str | None) -> int | None:
+        """1-based rank of the article among the ranked ones; None when not among them."""
+        if article_id is None or article_id not in self.ranking:
+            return None
+        return self.ranking.index(article_id) + 1
+
+
+def self_served(query: Query, outcome: Outcome) -> bool:
+    """The message's article was put in front of the user (answered, or among suggestions)."""
+    return query.expected is not None and query.expected in outcome.shown
+
+
+def wrong_answer(query: Query, outcome: Outcome) -> bool:
+    """Answered directly with an article that is not the expected one (or with any, when
+    no article answers the message)."""
+    return outcome.decision.kind is DecisionKind.ANSWER and outcome.shown[:1] != (query.expected,)
+
+
+def compute_metrics(queries: list[Query], outcomes: list[Outcome]) -> dict[str, Any]:
+    """Every metric of the report from queries and what the suggester did with them."""
+    pairs = list(zip(queries, outcomes, strict=True))
+    decisions = [o.decision for o in outcomes]
+    in_scope = [(q, o.decision) for q, o in pairs if q.expected]
+    out_scope = [o.decision for q, o in pairs if q.expected is None]
     hits1 = hits3 = 0
     rr = 0.0
-    for q, d in in_scope:
-        ids = [s.article_id for s in d.suggestions]
+    for q, o in pairs:
+        if not q.expected:
+            continue
+        ids = list(o.ranking)
         if ids[:1] == [q.expected]:
             hits1 += 1
         if q.expected in ids[:3]:
@@ -191,9 +249,12 @@ def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str
         "recall_at_1": _rate(hits1, len(in_scope)),
         "recall_at_3": _rate(hits3, len(in_scope)),
         "mrr": _rate(rr, len(in_scope)),
+        "self_service": _rate(sum(self_served(q, o) for q, o in pairs), len(in_scope)),
+        "answer_precision": _rate(sum(answers) + 0.0, len(answers) + answered_out),
+        "oos_answer_rate": _rate(answered_out, len(out_scope)),
+        "handoff_share": _rate(kinds[DecisionKind.HANDOFF.value], len(decisions)),
         "handoff_precision": _rate(sum(handoffs), len(handoffs)),
         "handoff_recall": _rate(sum(handoffs), len(out_scope)),
-        "answer_precision": _rate(sum(answers) + 0.0, len(answers) + answered_out),
         "auroc": None if np.isnan(area) else round(area, 4),
         "decisions": {k: round(v / len(decisions), 4) for k, v in kinds.items()},
         "p50_ms": round(float(np.percentile(latencies, 50)), 2),
@@ -202,13 +263,14 @@ def compute_metrics(queries: list[Query], decisions: list[Decision]) -> dict[str
 
 
 def threshold_table(
-    queries: list[Query], decisions: list[Decision]
+    queries: list[Query], outcomes: list[Outcome]
 ) -> list[dict[str, float | None]]:
     """What each confidence threshold would do: answered share, their precision, handoffs.
 
     A share with nothing to count (no message above the threshold) is None, not NaN:
     NaN is not JSON.
     """
+    decisions = [o.decision for o in outcomes]
     rows = []
     for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         above = [
@@ -233,8 +295,9 @@ def threshold_table(
     return rows
 
 
-def parse_floors(floors: Sequence[str]) -> dict[str, float]:
-    """`--min METRIC=VALUE` options as {metric: floor}, checked before anything loads.
+def parse_floors(floors: Sequence[str], option: str = "--min") -> dict[str, float]:
+    """`--min METRIC=VALUE` (or `--max`) options as {metric: bound}, checked before anything
+    loads.
 
     Raises:
         EvalDataError: an unknown metric, or a value that is not a number from 0 to 1.
@@ -245,25 +308,71 @@ def parse_floors(floors: Sequence[str]) -> dict[str, float]:
         key = key.strip()
         if not sep or key not in METRIC_KEYS:
             raise EvalDataError(
-                f"--min {floor}: use METRIC=VALUE with METRIC one of {', '.join(METRIC_KEYS)}"
+                f"{option} {floor}: use METRIC=VALUE with METRIC one of {', '.join(METRIC_KEYS)}"
             )
         try:
             number = float(value)
         except ValueError:
             number = math.nan
         if not 0.0 <= number <= 1.0:  # NaN fails this too
-            raise EvalDataError(f"--min {floor}: VALUE must be a number from 0 to 1")
+            raise EvalDataError(f"{option} {floor}: VALUE must be a number from 0 to 1")
         parsed[key] = number
     return parsed
 
 
-def _check_floors(metrics: dict[str, Any], floors: dict[str, float]) -> list[str]:
+def _check_floors(
+    metrics: dict[str, Any], floors: dict[str, float], ceilings: dict[str, float] | None = None
+) -> list[str]:
     failures = []
     for key, floor in floors.items():
         actual = metrics[key]
         if actual is None or actual < floor:
             failures.append(f"{key} = {actual} is below the floor {floor:g}")
+    for key, ceiling in (ceilings or {}).items():
+        actual = metrics[key]
+        if actual is None or actual > ceiling:
+            failures.append(f"{key} = {actual} is above the ceiling {ceiling:g}")
     return failures
+
+
+def detail_rows(queries: list[Query], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One row per message for `--details`: what the user would have got."""
+    return [
+        {
+            "line": q.line,
+            "text": q.text,
+            "expected": q.expected,
+            "decision": o.decision.kind.value,
+            "confidence": o.decision.confidence,
+            "shown": list(o.shown),
+            "expected_rank": o.rank_of(q.expected),
+            "self_served": self_served(q, o),
+            "wrong_answer": wrong_answer(q, o),
+        }
+        for q, o in zip(queries, outcomes, strict=True)
+    ]
+
+
+def worst_misses(rows: list[dict[str, Any]], limit: int = WORST_MISSES) -> list[dict[str, Any]]:
+    """The misses a user would mind most: confident wrong answers first, then answerable
+    messages whose article was ranked high but never shown."""
+    wrong = sorted((r for r in rows if r["wrong_answer"]), key=lambda r: -r["confidence"])
+    unseen = sorted(
+        (r for r in rows if r["expected"] and not r["self_served"] and not r["wrong_answer"]),
+        key=lambda r: (r["expected_rank"] or RANKING_DEPTH + 1, -r["confidence"]),
+    )
+    return (wrong + unseen)[:limit]
+
+
+def _miss_line(row: dict[str, Any]) -> str:
+    text = row["text"] if len(row["text"]) <= 60 else row["text"][:59] + "…"
+    shown = ", ".join(row["shown"]) or "-"
+    rank = row["expected_rank"] or "-"
+    return (
+        f"  {row['decision']:<7} {row['confidence']:.2f}  {text!r}\n"
+        f"          expected {row['expected'] or '(none: out of scope)'} (rank {rank}); "
+        f"shown {shown}"
+    )
 
 
 def _strict(value: Any) -> Any:
@@ -277,7 +386,12 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def _format(metrics: dict[str, Any], table: list[dict[str, float | None]], weights: Any) -> str:
+def _format(
+    metrics: dict[str, Any],
+    table: list[dict[str, float | None]],
+    weights: Any,
+    misses: Sequence[dict[str, Any]] = (),
+) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
@@ -291,7 +405,9 @@ def _format(metrics: dict[str, Any], table: list[dict[str, float | None]], weigh
         f"MRR {pct(metrics['mrr'])}",
         f"handoff precision {pct(metrics['handoff_precision'])}   "
         f"handoff recall {pct(metrics['handoff_recall'])}   AUROC {pct(metrics['auroc'])}",
-        f"answers correct {pct(metrics['answer_precision'])}",
+        f"self-service {pct(metrics['self_service'])}   "
+        f"answers correct {pct(metrics['answer_precision'])}   "
+        f"out-of-scope answered {pct(metrics['oos_answer_rate'])}",
         "decisions: " + ", ".join(f"{k} {v:.1%}" for k, v in metrics["decisions"].items()),
         f"latency per decision: p50 {metrics['p50_ms']:.1f} ms, p95 {metrics['p95_ms']:.1f} ms",
         "",
@@ -305,18 +421,30 @@ def _format(metrics: dict[str, Any], table: list[dict[str, float | None]], weigh
         )
     lines.append("")
     lines.append(f"fusion weights: {json.dumps(weights)}")
+    if misses:
+        lines += ["", f"worst misses ({len(misses)}):", *(_miss_line(row) for row in misses)]
     return "\n".join(lines)
 
 
-def evaluate(suggester: HybridSuggester, queries: list[Query]) -> list[Decision]:
-    """Run every query through the suggester's decision path, with a progress bar on a tty."""
-    return [
-        suggester.decide_sync(q.text, ranking_depth=RANKING_DEPTH)
-        for q in tqdm(queries, desc="eval", unit="msg", disable=not sys.stderr.isatty())
-    ]
+EVAL_BATCH = 32
 
 
-async def _run(args: argparse.Namespace, floors: dict[str, float]) -> int:
+def evaluate(suggester: HybridSuggester, queries: list[Query]) -> list[Outcome]:
+    """Run every query through the suggester's decision path (in batches: one forward pass
+    per encoder each), with a progress bar on a tty."""
+    outcomes: list[Outcome] = []
+    with tqdm(total=len(queries), desc="eval", unit="msg", disable=not sys.stderr.isatty()) as bar:
+        for start in range(0, len(queries), EVAL_BATCH):
+            batch = [q.text for q in queries[start : start + EVAL_BATCH]]
+            for decision, ranking in suggester.rank_batch_sync(batch, RANKING_DEPTH):
+                outcomes.append(Outcome(decision, ranking))
+            bar.update(len(batch))
+    return outcomes
+
+
+async def _run(
+    args: argparse.Namespace, floors: dict[str, float], ceilings: dict[str, float]
+) -> int:
     from supportbot.app import build_knowledge, open_database  # heavy: only when it runs
     from supportbot.retrieval.suggester import weights_table
 
@@ -330,19 +458,22 @@ async def _run(args: argparse.Namespace, floors: dict[str, float]) -> int:
         await db.close()
     suggester = live.suggester
     check_expected(queries, live.kb.articles.keys(), args.queries)
-    decisions = await asyncio.to_thread(evaluate, suggester, queries)
-    metrics = compute_metrics(queries, decisions)
-    table = threshold_table(queries, decisions)
+    outcomes = await asyncio.to_thread(evaluate, suggester, queries)
+    metrics = compute_metrics(queries, outcomes)
+    table = threshold_table(queries, outcomes)
+    rows = detail_rows(queries, outcomes)
+    if args.details is not None:
+        _write_details(args.details, rows)
     weights = {
         k: {n: round(w, 2) for n, w in v.items()}
         for k, v in weights_table(suggester.snapshot.model).items()
     }
-    failures = _check_floors(metrics, floors)
+    failures = _check_floors(metrics, floors, ceilings)
     if args.json:
         report = {**metrics, "thresholds": table, "weights": weights}
         print(json.dumps(_strict(report), indent=2, allow_nan=False))
     else:
-        print(_format(metrics, table, weights))
+        print(_format(metrics, table, weights, worst_misses(rows)))
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -352,9 +483,19 @@ def run(args: argparse.Namespace) -> int:
     """Handle `supportbot eval`."""
     # A typo in --min is reported now, not after minutes of evaluation.
     floors = parse_floors(args.min)
+    ceilings = parse_floors(args.max, "--max")
     level = logging.getLogger().getEffectiveLevel()
     if level > logging.DEBUG:
         # Every decision is logged for threshold tuning; here the report already shows them.
         # Never below the configured level: that would let through what it silences.
         logging.getLogger("supportbot.retrieval").setLevel(max(logging.WARNING, level))
-    return asyncio.run(_run(args, floors))
+    return asyncio.run(_run(args, floors, ceilings))
+
+
+def _write_details(path: Path, rows: list[dict[str, Any]]) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(_strict(row), ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise EvalDataError(f"Cannot write {path}: {exc.strerror or exc}") from None

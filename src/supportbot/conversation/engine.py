@@ -63,8 +63,18 @@ _SMALL_TALK = {Intent.GREETING: Say.SMALL_TALK_HELLO, Intent.THANKS: Say.SMALL_T
 _BARE = frozenset({Intent.YES, Intent.NO, Intent.NEXT})
 # Replies in which the bot itself answered (the first one is the first response time).
 _BOT_ANSWERS = frozenset(
-    {Say.ANSWER, Say.SUGGEST, Say.STEP, Say.WAITING_OFFER, Say.ASK_SOLVED, Say.NO_MORE_ARTICLES}
+    {
+        Say.ANSWER,
+        Say.SUGGEST,
+        Say.STEP,
+        Say.WAITING_OFFER,
+        Say.ASK_SOLVED,
+        Say.NO_MORE_ARTICLES,
+        Say.NOT_FOUND,
+    }
 )
+# Replies that end with the offer of a person (a typed "yes" accepts it).
+_OFFERS_PERSON = frozenset({Say.NO_MORE_ARTICLES, Say.NOT_FOUND})
 
 
 def _utcnow() -> datetime:
@@ -248,7 +258,7 @@ class Conversation:
             turn.state = replace(
                 turn.state,
                 updated_at=now,
-                person_offered=any(m.say is Say.NO_MORE_ARTICLES for m in turn.messages),
+                person_offered=any(m.say in _OFFERS_PERSON for m in turn.messages),
             )
             await self._repo.save(turn.state)
             if turn.events:
@@ -285,7 +295,10 @@ class Conversation:
             intent not in _REPEATABLE
             and turn.state.is_open
             and self._is_repeat(turn.state, text, turn.now)
+            and (person_offered or await self._ticket_of(turn) is not None)
         ):
+            # Only a person's work or offer makes a repeat redundant; a question the bot
+            # answered itself is answered again (the user may not have seen or liked it).
             turn.state = replace(turn.state, last_question_at=turn.now)
             self._note(turn, Author.USER, text)
             if person_offered:
@@ -365,17 +378,21 @@ class Conversation:
                 self._resume_hint(turn)
             return
         if in_guide:
-            # A question the knowledge base cannot answer must not throw away the guide.
-            turn.say(Outgoing(Say.NO_MORE_ARTICLES, actions=(Action(Act.PERSON),)))
+            # A question the knowledge base cannot answer must not throw away the guide. It
+            # is a new question: "nothing more on this" would imply an earlier answer.
+            turn.say(Outgoing(Say.NOT_FOUND, actions=(Action(Act.PERSON),)))
             self._resume_hint(turn)
             return
         await self._hand_off(turn, HandoffReason.LOW_CONFIDENCE)
 
     async def _decide(self, turn: _Turn, text: str) -> Decision:
         overrides = turn.treatment.overrides
+        # Only what the user turned down ("Didn't help", "None of these") for this
+        # conversation's question is left out: a follow-up ("declined again, what now") may
+        # need the article just shown, and a new question one shown for an earlier message.
         decision = await self._suggester.decide(
             text,
-            exclude=(*turn.state.shown, *turn.state.rejected),
+            exclude=turn.state.rejected,
             answer_threshold=overrides.answer_threshold,
             suggest_threshold=overrides.suggest_threshold,
             max_suggestions=overrides.max_suggestions,

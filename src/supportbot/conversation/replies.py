@@ -22,6 +22,7 @@ class Say(enum.StrEnum):
     ASK_SOLVED = "ask_solved"  # "Did it solve the problem?"
     SOLVED = "solved"  # glad it helped; conversation closed
     NO_MORE_ARTICLES = "no_more_articles"  # didn't help, nothing else fits: offer a person
+    NOT_FOUND = "not_found"  # a new question mid-guide nothing answers: offer a person
     HANDOFF = "handoff"  # a person will answer (status says when)
     ALREADY_HANDLING = "already_handling"  # a repeated question
     WAITING_OFFER = "waiting_offer"  # while queued: an article that may solve it

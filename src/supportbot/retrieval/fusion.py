@@ -7,16 +7,12 @@ by coordinate ascent on held-out queries (the articles' own `questions`, each le
 index in turn). A signal that is weak in a language (an English model on Russian text) gets a
 small weight there instead of dragging the strong ones down.
 
-Confidence is a logistic model over (top fused score, margin to the runner-up), fitted on
-the same held-out queries plus "leave-article-out" queries whose right article is removed:
-those behave like messages no article answers. Two things set those apart from real
-traffic: editors' questions are cleaner than users' messages, and half of them are made
-unanswerable where real traffic has far fewer unanswerable messages. A second stage, fitted
-once on labelled real-style messages over two knowledge bases (eval/: the sample help
-center and the held-out marketplace, ru and en, 942 messages), maps the first stage's
-log-odds to the accuracy observed there. The result is the probability that the top article
-is the right one, with the same meaning on any knowledge base: on the public clinc150 set,
-which the second stage never saw, the expected calibration error fell from 0.27 to 0.07.
+Every language weighs the character n-gram signal at least `TYPO_FLOOR` of its strongest
+signal: editors' questions have no typos, so a fit on them alone cannot see what n-grams are
+for ("my crad keeps geting declinded").
+
+Confidence, the probability that the top article is the right one, is fitted per help
+center in `calibration` (see there); nothing in it is fitted on labelled evaluation sets.
 """
 
 from __future__ import annotations
@@ -28,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from supportbot.retrieval.calibration import auroc, fit_logistic, prior_weights
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +42,9 @@ DEFAULT_SCALES: dict[str, tuple[float, float]] = {
     "hashing": (0.20, 0.70),
 }
 DEFAULT_CALIBRATION = (5.0, 4.0, -3.0)
-# The second stage: confidence = sigmoid(REAL_SLOPE * log-odds + REAL_SHIFT) (see above).
-REAL_SLOPE = 1.17
-REAL_SHIFT = 1.80
+# The character n-gram signal carries typos: at least this share of the strongest weight.
+TYPO_SIGNAL = "char"
+TYPO_FLOOR = 0.2
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 MIN_SPREAD = 0.02
 ANY_LANG = "*"
@@ -96,8 +94,7 @@ class FusionModel:
     def confidence(self, top: Matrix | float, margin: Matrix | float) -> Matrix:
         """Probability that the top article is right, from its fused score and margin."""
         a, b, c = self.calibration
-        log_odds = a * np.asarray(top) + b * np.asarray(margin) + c
-        return _sigmoid(REAL_SLOPE * log_odds + REAL_SHIFT)
+        return _sigmoid(a * np.asarray(top) + b * np.asarray(margin) + c)
 
 
 def combine(normalised: Matrix, weights: npt.NDArray[np.float64]) -> Matrix:
@@ -121,24 +118,6 @@ def top_and_margin(fused: Matrix) -> tuple[Matrix, Matrix, npt.NDArray[np.int64]
         return top, top.copy(), best
     second = np.partition(fused, -2, axis=1)[:, -2]
     return top, top - second, best
-
-
-def auroc(positives: Matrix, negatives: Matrix) -> float:
-    """Area under the ROC curve: the chance a positive scores above a negative."""
-    if len(positives) == 0 or len(negatives) == 0:
-        return float("nan")
-    scores = np.concatenate([positives, negatives])
-    order = scores.argsort(kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    # average ranks over ties
-    sorted_scores = scores[order]
-    unique, start, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    for s, n in zip(start[counts > 1], counts[counts > 1], strict=True):
-        ranks[order[s : s + n]] = ranks[order[s : s + n]].mean()
-    del unique
-    n_pos = len(positives)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negatives)))
 
 
 def _reciprocal_ranks(fused: Matrix, gold: npt.NDArray[np.int64]) -> Matrix:
@@ -260,26 +239,9 @@ def _bagged_weights(normalised: Matrix, negatives: Matrix, gold: npt.NDArray[np.
     return np.where(averaged < MIN_WEIGHT * averaged.max(), 0.0, averaged)
 
 
-def _fit_logistic(
-    features: Matrix, labels: Matrix, sample_weight: Matrix, l2: float = 1e-2
-) -> tuple[float, float, float]:
-    """Weighted logistic regression by Newton's method (three features incl. bias)."""
-    x = np.column_stack([features, np.ones(len(features))])
-    w = np.zeros(x.shape[1])
-    for _ in range(50):
-        p = _sigmoid(x @ w)
-        gradient = x.T @ (sample_weight * (p - labels)) + l2 * np.r_[w[:-1], 0.0]
-        hessian = (x.T * (sample_weight * p * (1 - p))) @ x + l2 * np.eye(len(w))
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(w[0]), float(w[1]), float(w[2])
-
-
 def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = True) -> FusionModel:
     """Fit per-language scales and weights, then the confidence calibration, on held-out
-    queries."""
+    queries (each also left out with its article, as a stand-in for unanswerable ones)."""
     n_queries = len(held.gold)
     if n_queries < 10:
         logger.info("Only %d held-out questions: using default fusion parameters", n_queries)
@@ -305,6 +267,9 @@ def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = Tru
         negatives = _leave_article_out(normalised, gold)
         if fit_weights:
             chosen = _bagged_weights(normalised, negatives, gold)
+            if TYPO_SIGNAL in signals:
+                typo = list(signals).index(TYPO_SIGNAL)
+                chosen[typo] = max(chosen[typo], TYPO_FLOOR * float(chosen.max()))
         else:
             chosen = np.ones(len(signals))
         weights[key] = tuple(float(v) for v in chosen)
@@ -326,9 +291,10 @@ def fit_fusion(held: HeldOut, signals: Sequence[str], *, fit_weights: bool = Tru
             top, margin, best = top_and_margin(combine(matrix, w))
             features[2 * rows + j] = np.column_stack([top, margin])
             labels[2 * rows + j] = (best == gold) if j == 0 else 0.0
-    calibration = _fit_logistic(features, labels, np.ones(len(labels)))
-    if calibration[0] <= 0:
-        calibration = DEFAULT_CALIBRATION
+    left_out = np.zeros(2 * n_queries, dtype=bool)
+    left_out[1::2] = True
+    a, b, c = fit_logistic(features, labels, prior_weights(labels, left_out))
+    calibration = (a, b, c) if a > 0 else DEFAULT_CALIBRATION
     fitted = FusionModel(
         signals=tuple(signals),
         scales=scales,

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import enum
 import re
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 import Stemmer
 from rapidfuzz import fuzz, process, utils
@@ -24,102 +27,6 @@ from rapidfuzz.distance import OSA, Indel
 from supportbot.conversation.ports import Intent
 from supportbot.domain.text import detranslit, normalize
 
-# Phrases per intent, ru and en, in the words people actually use. Matching is on the whole
-# message; the phrase lists are data, kept here because only this matcher reads them. PERSON
-# is not a phrase list: `_PersonGrammar` below recognises it.
-DEFAULT_PHRASES: Mapping[Intent, Sequence[str]] = {
-    Intent.GREETING: (
-        "hi",
-        "hello",
-        "hey",
-        "hi there",
-        "hello there",
-        "good morning",
-        "good afternoon",
-        "good evening",
-        "привет",
-        "приветик",
-        "здравствуйте",
-        "здравствуй",
-        "добрый день",
-        "доброе утро",
-        "добрый вечер",
-        "хай",
-        "салют",
-        "privet",
-        "zdravstvuyte",
-    ),
-    Intent.THANKS: (
-        "thanks",
-        "thank you",
-        "thanks a lot",
-        "thank you very much",
-        "thx",
-        "ty",
-        "cheers",
-        "спасибо",
-        "спасибо большое",
-        "большое спасибо",
-        "благодарю",
-        "спс",
-        "пасиба",
-        "spasibo",
-    ),
-    Intent.NEXT: (
-        "next",
-        "next step",
-        "continue",
-        "go on",
-        "done",
-        "ok next",
-        "done next",
-        "далее",
-        "дальше",
-        "следующий",
-        "следующий шаг",
-        "продолжить",
-        "продолжай",
-        "готово",
-        "сделал",
-        "сделала",
-        "ок дальше",
-    ),
-    Intent.YES: (
-        "yes",
-        "yep",
-        "yeah",
-        "yes it did",
-        "it worked",
-        "solved",
-        "ok",
-        "okay",
-        "да",
-        "ага",
-        "угу",
-        "ок",
-        "окей",
-        "хорошо",
-        "ладно",
-        "да помогло",
-        "помогло",
-        "решено",
-        "получилось",
-    ),
-    Intent.NO: (
-        "no",
-        "nope",
-        "no it didnt",
-        "didnt help",
-        "it didnt work",
-        "not solved",
-        "нет",
-        "не помогло",
-        "не получилось",
-        "не работает",
-        "нет не помогло",
-    ),
-}
-
 _APOSTROPHE = re.compile(r"['’`ʼ]")  # "don't" -> "dont", "i'd" -> "id"
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
@@ -127,166 +34,84 @@ _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _MAX_WORDS = 8  # longer messages are questions, whatever words they contain
 _MAX_PERSON_WORDS = 12  # longer messages that mention a person are questions
-# Politeness and urgency carry no intent: "позовите оператора пожалуйста срочно" = the phrase.
-_FILLER = frozenset(
-    {
-        "please",
-        "pls",
-        "plz",
-        "plese",
-        "now",
-        "asap",
-        "urgently",
-        "hi",
-        "hello",
-        "пожалуйста",
-        "пожалуста",
-        "плиз",
-        "пжл",
-        "срочно",
-        "здравствуйте",
-        "привет",
-        "скорее",
-    }
+
+# The word lists are data (intent_words.toml beside this module), read once on import.
+_DATA: Mapping[str, Any] = tomllib.loads(
+    resources.files(__package__ or "supportbot.retrieval")
+    .joinpath("intent_words.toml")
+    .read_text(encoding="utf-8")
 )
 
 
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+def _words(name: str) -> frozenset[str]:
+    return frozenset(_DATA["words"][name])
 
 
-# Articles, pronouns, prepositions, auxiliaries: no meaning of their own.
-_FUNCTION_WORDS = _wordset(
-    """
-    a an the to of on in at for from with by about into through over via and or but so
-    i im id ive me my mine we us our you your u ur it its this that these those there here
-    is are am was were be been being do does did have has had can could may might will
-    would should shall some any one just also too again still already yet then really
-    actually ok okay hey yo
-    я мне меня мной мы нам нас вы вам вас ты тебя тебе он она они его ее их
-    с со на в во к ко по за о об от до из у для при и а но или же ли бы то это этот эта
-    эти тут там здесь еще уже ну вот вообще просто уж снова опять тоже так мой моя мою мое
-    мои ваш вашего вашу вашей ваши наш
-    """
-)
+def _prefixes(name: str) -> tuple[str, ...]:
+    return tuple(_DATA["words"][name])
 
-# The request-for-a-person grammar's words, ru and en. English words are compared as typed
-# (a plural "s" dropped), Russian nouns by stem and Russian verbs by form, vowels folded.
-_PERSON_EN = _wordset(
-    "operator human person people agent representative rep specialist staff manager "
-    "employee consultant"
-)
-_PERSON_RU = _wordset(
-    "оператор человек люди специалист сотрудник консультант менеджер админ администратор "
-    "представитель"
-)
-# "живой" by form: its stem "жив" is also "живу", "живет" (I live, lives).
-_PERSON_RU_FORMS = _wordset(
-    "живой живого живому живым живом живая живую живые живых живыми живое живенький"
-)
-# A person only when asked for: "connect me to support", not "support for my old phone".
-_SERVICE_EN = _wordset("support someone somebody anyone anybody helpdesk")
-_SERVICE_RU = _wordset("поддержка техподдержка саппорт")
-# Being put through: a strong request ("позовите оператора, не приходит код").
-_CONTACT_EN = _wordset(
-    "talk speak connect contact reach escalate switch forward redirect put bring write"
-)
-_CONTACT_RU = _wordset(
-    """
-    позовите позови позвать зовите вызовите вызови вызвать дайте дай даи дать давайте давай
-    ответьте ответь отзовитесь напишите написать соедините соедини соединить свяжите свяжи
-    связать связаться переключите переключи переключить подключите подключи подключить
-    поговорить говорить пообщаться общаться обратиться пригласите пригласи
-    """
-)
-# Also being put through, unless money is moved: "переведите на человека", not "перевести
-# деньги человеку" or "transfer money to someone".
-_TRANSFER_EN = _wordset("transfer")
-_TRANSFER_RU = _wordset("переведите переведи перевести")
-_MONEY_EN = _wordset("money funds cash dollars euros rubles payment balance card sum amount")
-_MONEY_RU_PREFIXES = ("деньг", "денег", "рубл", "сумм", "средств", "оплат", "платеж", "карт")
-# A wish: weaker, "хочу в поддержку" yes, "нужна поддержка с картой" no.
-_WISH_EN = _wordset("want wanna need get give like let lets request require")
-_WISH_RU = _wordset(
-    "хочу хотим хотел хотела хотелось нужен нужна нужно нужны надо можно можете прошу требую"
-)
-_QUESTION_WORDS = _wordset(
-    """
-    how why what whats when where wheres which whose
-    как почему зачем сколько когда где куда откуда что чем чего каким
-    """
-)
-_NEGATIONS_EN = _wordset(
-    """
-    not no never dont doesnt didnt cant cannot wont isnt arent wasnt werent havent hasnt
-    couldnt shouldnt wouldnt nothing nobody without
-    """
-)
-_NEGATIONS_RU = _wordset("не ни без нельзя")
-# Words that make the person the topic of a question: "как стать оператором",
-# "оператор мобильной связи", "how do i add a person to my group", "human resources".
-_TOPIC_EN = _wordset(
-    """
-    become job jobs career vacancy hire hiring salary resources hr add remove invite kick ban
-    delete mobile carrier cellular telecom rights access permission permissions role
-    """
-)
-_TOPIC_RU_PREFIXES = (
-    "стать",
-    "стал",
-    "стан",
-    "работать",
-    "работой",
-    "работу",
-    "ваканс",
-    "зарплат",
-    "связи",
-    "мобильн",
-    "сотов",
-    "колл",
-    "добав",
-    "удал",
-    "права",
-    "правами",
-    "доступ",
-)
-# Neither a person nor a question: the bot, politeness, "a real/live/another one".
-_NEUTRAL_EN = _wordset(
-    """
-    bot robot ai machine chatbot chat live real actual another other different normal
-    customer tech technical right away immediately urgent enough stop seriously sorry
-    thanks thank finally
-    """
-)
-_NEUTRAL_RU = _wordset(
-    """
-    бот бота боту ботом боты робот робота роботом ии алло ау эй есть кто нибудь либо хоть
-    один одного какой какого какую наконец сюда блин хватит быстро сейчас прямо служба
-    службу службы службой чат чата спасибо пж пжлст
-    """
-)
-_NEUTRAL_RU_PREFIXES = ("реальн", "настоя", "нормальн", "друг", "адекватн", "компетентн", "обычн")
-# Real words one edit away from a person word, which are not typos of it.
-_NOT_TYPOS = _wordset("persona personas humane managed manages stuff employer")
-# Two-word names of a service ("customer service", "кто-нибудь") or of a topic.
-_SERVICE_PAIRS = frozenset(
-    {
-        ("customer", "service"),
-        ("customer", "support"),
-        ("customer", "care"),
-        ("tech", "support"),
-        ("technical", "support"),
-        ("help", "desk"),
-        ("кто", "нибудь"),
-        ("кто", "то"),
-        ("кто", "либо"),
-    }
-)
-_TOPIC_PAIRS = frozenset({("call", "center"), ("call", "centre")})
-# Said to the bot: "ты живой человек?", "is this a real person" ask what the bot is.
-_ADDRESS = _wordset("you u this ты вы это")
-# Negation reaches over these to the word it negates: "not a human", "не с оператором".
-_NEGATION_SKIPS = _wordset("a an the to с со к")
+
+def _pairs(name: str) -> frozenset[tuple[str, str]]:
+    return frozenset((a, b) for a, b in _DATA["pairs"][name])
+
+
+# Phrases per intent, ru and en; matching is on the whole message. PERSON is not a phrase
+# list: `_PersonGrammar` below recognises it.
+DEFAULT_PHRASES: Mapping[Intent, Sequence[str]] = {
+    Intent(intent): tuple(phrases) for intent, phrases in _DATA["phrases"].items()
+}
+# What each list is for is written next to it in the TOML file.
+_FILLER = _words("filler")
+_GREETING_WORDS = _words("greeting_words")
+_THANKS_WORDS = _words("thanks_words")
+_SMALL_TALK_REST = _words("small_talk_rest")
+_FUNCTION_WORDS = _words("function_words")
+_PERSON_EN = _words("person_en")
+_PERSON_RU = _words("person_ru")
+_PERSON_RU_FORMS = _words("person_ru_forms")
+_SERVICE_EN = _words("service_en")
+_SERVICE_RU = _words("service_ru")
+_CONTACT_EN = _words("contact_en")
+_CONTACT_RU = _words("contact_ru")
+_TRANSFER_EN = _words("transfer_en")
+_TRANSFER_RU = _words("transfer_ru")
+_MONEY_EN = _words("money_en")
+_MONEY_RU_PREFIXES = _prefixes("money_ru_prefixes")
+_WISH_EN = _words("wish_en")
+_WISH_RU = _words("wish_ru")
+_QUESTION_WORDS = _words("question_words")
+_NEGATIONS_EN = _words("negations_en")
+_NEGATIONS_RU = _words("negations_ru")
+_TOPIC_EN = _words("topic_en")
+_TOPIC_RU_PREFIXES = _prefixes("topic_ru_prefixes")
+_NEUTRAL_EN = _words("neutral_en")
+_NEUTRAL_RU = _words("neutral_ru")
+_NEUTRAL_RU_PREFIXES = _prefixes("neutral_ru_prefixes")
+_NOT_TYPOS = _words("not_typos")
+_SERVICE_PAIRS = _pairs("service")
+_TOPIC_PAIRS = _pairs("topic")
+_ADDRESS = _words("address")
+_NEGATION_SKIPS = _words("negation_skips")
+
+
+def _small_talk(words: Sequence[str]) -> Intent | None:
+    """GREETING or THANKS when the message is nothing but small talk."""
+    if not words or len(words) > _MAX_WORDS:
+        return None
+    greets = thanks = False
+    for word in words:
+        if word in _THANKS_WORDS or (len(word) >= 5 and _near(word, _THANKS_WORDS, folded=False)):
+            thanks = True
+        elif word in _GREETING_WORDS or (
+            len(word) >= 6 and _near(word, _GREETING_WORDS, folded=False)
+        ):
+            greets = True
+        elif word not in _SMALL_TALK_REST and word not in _FILLER:
+            return None
+    if thanks:
+        return Intent.THANKS
+    return Intent.GREETING if greets else None
+
 
 # Russian unstressed vowels are the commonest typo ("позавите аператора", "чиловек").
 _VOWEL_FOLD = str.maketrans({"о": "а", "е": "и", "я": "и", "э": "и"})
@@ -551,6 +376,9 @@ class FuzzyIntentMatcher:
         words = _clean(text).split()
         if self._person.asks_for_person(words):
             return Intent.PERSON
+        small_talk = _small_talk(words)
+        if small_talk is not None:
+            return small_talk
         cleaned = _strip_filler(" ".join(words))
         if not cleaned or len(cleaned.split()) > _MAX_WORDS:
             return None

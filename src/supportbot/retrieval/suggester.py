@@ -27,6 +27,7 @@ from supportbot.domain.models import (
 )
 from supportbot.domain.ports import Embedder, EmbeddingCache
 from supportbot.domain.text import detect_lang, detranslit, has_latin_only
+from supportbot.retrieval.calibration import ANSWER_COVERAGE, coverage
 from supportbot.retrieval.chunking import article_chunks
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
 from supportbot.retrieval.index import FaissVectorIndex, VectorIndex
@@ -44,6 +45,10 @@ HELD_OUT_BATCH = 32
 SUGGEST_SPREAD = 0.45
 # Another language's article must beat a same-language one by this much to rank above it.
 LANG_PENALTY = 0.5
+# An article in another language than the message is suggested (never answered) when it
+# leads the runner-up by this much on the fused scale, whatever the confidence: only the
+# multilingual encoder can see it, so the fused score of a right one stays low.
+CROSS_LANG_MARGIN = 0.05
 BEST_WEIGHT = 0.6
 
 
@@ -52,7 +57,7 @@ class SuggesterParams:
     """The decision knobs (from config; A/B experiments override them per call)."""
 
     answer_threshold: float = 0.85
-    suggest_threshold: float = 0.40
+    suggest_threshold: float = 0.20
     max_suggestions: int = 3
     top_k: int = 40
     lexical: bool = True
@@ -462,17 +467,12 @@ class HybridSuggester:
         answer_threshold: float | None = None,
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
-        ranking_depth: int | None = None,
     ) -> Decision:
-        """The blocking core of `decide`, for CLI tools and benchmarks.
-
-        `ranking_depth` (evaluation) lists that many articles in rank order instead of the
-        suggestion list; the decision and its confidence are unchanged.
-        """
+        """The blocking core of `decide`, for CLI tools and benchmarks."""
         started = time.perf_counter()
         snap = self.snapshot  # one reference for the whole query: a reload cannot tear it
         vectors = self._embed_queries(snap, [text]) if snap.articles and text.strip() else None
-        return self._decide_with(
+        decision, _ = self._decide_with(
             snap,
             text,
             None if vectors is None else [v[0] for v in vectors],
@@ -481,18 +481,27 @@ class HybridSuggester:
             answer_threshold=answer_threshold,
             suggest_threshold=suggest_threshold,
             max_suggestions=max_suggestions,
-            ranking_depth=ranking_depth,
         )
+        return decision
 
     def decide_batch_sync(self, texts: Sequence[str]) -> list[Decision]:
         """Decide many messages at once: one batched forward pass per encoder (throughput)."""
+        return [decision for decision, _ in self.rank_batch_sync(texts, 0)]
+
+    def rank_batch_sync(
+        self, texts: Sequence[str], depth: int
+    ) -> list[tuple[Decision, tuple[str, ...]]]:
+        """Decide many messages at once, each with the ids of its `depth` best articles in
+        rank order (evaluation: what was shown next to where the right article ranked)."""
         started = time.perf_counter()
         snap = self.snapshot
         if not texts:
             return []
+        if not snap.articles:
+            return [self._decide_with(snap, text, None, started) for text in texts]
         vectors = self._embed_queries(snap, [t if t.strip() else "-" for t in texts])
         return [
-            self._decide_with(snap, text, [v[i] for v in vectors], started)
+            self._decide_with(snap, text, [v[i] for v in vectors], started, ranking_depth=depth)
             for i, text in enumerate(texts)
         ]
 
@@ -513,8 +522,9 @@ class HybridSuggester:
         answer_threshold: float | None = None,
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
-        ranking_depth: int | None = None,
-    ) -> Decision:
+        ranking_depth: int = 0,
+    ) -> tuple[Decision, tuple[str, ...]]:
+        """The decision for one message, and the ids of its `ranking_depth` best articles."""
         answer_at = self.params.answer_threshold if answer_threshold is None else answer_threshold
         suggest_at = (
             self.params.suggest_threshold if suggest_threshold is None else suggest_threshold
@@ -522,7 +532,7 @@ class HybridSuggester:
         limit = self.params.max_suggestions if max_suggestions is None else max_suggestions
         lang = detect_lang(text)
         if query_vectors is None or not snap.articles or not text.strip():
-            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started)), ()
         candidates = self._candidates(snap, text, query_vectors)
         chunk_scores = self._chunk_scores_for(snap, text, query_vectors, candidates)
         raw = self._per_article(snap, chunk_scores)[:, candidates]
@@ -535,16 +545,16 @@ class HybridSuggester:
         fused = fused[keep]
         raw = raw[:, keep]
         if len(cand) == 0:
-            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started))
+            return Decision(DecisionKind.HANDOFF, 0.0, (), lang, _ms(started)), ()
         order = np.argsort(-fused, kind="stable")
         top_fused = float(fused[order[0]])
         runner_up = float(fused[order[1]]) if len(order) > 1 else top_fused - 1.0
         confidence = float(snap.model.confidence(top_fused, top_fused - runner_up))
+        ranking = tuple(snap.articles[int(cand[pos])].id for pos in order[:ranking_depth])
         suggestions = []
-        depth = ranking_depth or limit
-        for rank, pos in enumerate(order[:depth]):
+        for rank, pos in enumerate(order[:limit]):
             score = float(fused[pos])
-            if ranking_depth is None and rank > 0 and score < top_fused - SUGGEST_SPREAD:
+            if rank > 0 and score < top_fused - SUGGEST_SPREAD:
                 break
             best_other = runner_up if rank == 0 else top_fused
             article = snap.articles[int(cand[pos])]
@@ -561,9 +571,11 @@ class HybridSuggester:
                     matched=self._matched_text(snap, int(cand[pos]), chunk_scores),
                 )
             )
-        if confidence >= answer_at:
+        top_index = int(cand[order[0]])
+        cross = snap.article_lang[top_index] != lang.value
+        if confidence >= answer_at and not cross and self._covers(snap, text, top_index):
             kind = DecisionKind.ANSWER
-        elif confidence >= suggest_at:
+        elif confidence >= suggest_at or (cross and top_fused - runner_up >= CROSS_LANG_MARGIN):
             kind = DecisionKind.SUGGEST
         else:
             kind = DecisionKind.HANDOFF
@@ -578,7 +590,21 @@ class HybridSuggester:
         logger.debug(
             "decision signals for %r: %s", text, [(s.article_id, s.why) for s in suggestions]
         )
-        return decision
+        return decision, ranking
+
+    def _covers(self, snap: Snapshot, text: str, article: int) -> bool:
+        """Whether most of the message's words are the article's own (title and questions):
+        a direct answer needs that; a message that only shares the topic gets suggestions."""
+        start = int(snap.starts[article])
+        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
+        own = [
+            word
+            for chunk in snap.chunks[start:end]
+            if chunk.kind is not ChunkKind.BODY
+            for word in self._tokenizer(chunk.text)
+        ]
+        best = max(coverage(self._tokenizer(v), own) for v in _variants(snap, text))
+        return best >= ANSWER_COVERAGE
 
     def _candidates(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]

@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supportbot.analytics.columns import NO_CODE, EventColumns
-from supportbot.analytics.demo import (
+from supportbot.analytics.report import build_report, report_to_dict
+from supportbot.analytics.table import NO_CODE, EventColumns
+from supportbot.commands.demo_data import fill
+from supportbot.demo.history import (
     OPERATORS,
     demo_day,
     load_demo_articles,
     rising_category,
 )
-from supportbot.analytics.report import build_report, report_to_dict
-from supportbot.commands.demo_data import fill
 from supportbot.domain.events import EventKind
-from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, SqliteEventLog
+from supportbot.storage.event_store import DuckDbEventStore
+from supportbot.storage.events import SqliteEventSource, event_store_path
 
 KB = Path(__file__).resolve().parents[1] / "knowledge_base"
 END = datetime(2024, 6, 1, tzinfo=UTC)
@@ -95,11 +95,12 @@ async def test_demo_data_rise_shows_in_a_30_day_report(tmp_path: Path) -> None:
     assert {a.category for a in articles} >= {"uploads", "payments", "privacy"}
     db_path = tmp_path / "demo.sqlite3"
     await fill(db_path, days=60, per_day=300, end=END, articles=articles, experiments={})
-    db = await Database.open(db_path, MIGRATIONS)
+    store = DuckDbEventStore(event_store_path(db_path))
     try:
-        report = await build_report(SqliteEventLog(db), END - timedelta(days=30), END, tz=UTC)
+        assert store.sync(SqliteEventSource(db_path)) == 0  # demo-data filled it already
+        report = await build_report(store, END - timedelta(days=30), END, tz=UTC)
     finally:
-        await db.close()
+        store.close()
     d = report_to_dict(report)
     cats = {c["category"]: c for c in d["categories"]}
     rising = cats[rising_category(list(cats))]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from supportbot.analytics.demo import demo_history, load_demo_articles
 from supportbot.analytics.render import to_html
 from supportbot.analytics.report import build_report
+from supportbot.demo.history import demo_history, load_demo_articles
 from supportbot.retrieval.embedders import HashingEmbedder
-from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.event_store import DuckDbEventStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # CI installs chromium and sets this: there a missing browser is a failure, not a skip.
@@ -41,11 +41,11 @@ _FLAGS = [
 
 async def _build() -> str:
     end = datetime(2024, 6, 1, tzinfo=UTC)
-    log = InMemoryEventLog()
+    log = DuckDbEventStore()
     for batch in demo_history(
         days=14, per_day=80, end=end, articles=load_demo_articles(None), seed=3
     ):
-        await log.append_many(batch)
+        log.append_many(batch)
     emb = HashingEmbedder()
     report = await build_report(
         log, end - timedelta(days=7), end, tz=UTC, embed=lambda t: emb.embed(t, query=True)

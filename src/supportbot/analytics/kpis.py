@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from supportbot.analytics.columns import ITEM_SEP, NO_CODE, NONE_ID, EventColumns, to_micros
+from supportbot.analytics.table import ITEM_SEP, NO_CODE, NONE_ID, EventColumns, to_micros
 from supportbot.domain.events import EventKind
 
 LOOKBACK = timedelta(days=2)

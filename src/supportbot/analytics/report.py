@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from supportbot.analytics.columns import NO_CODE, ColumnarEventLog, EventColumns
 from supportbot.analytics.experiments import ExperimentReport, compare_arms
 from supportbot.analytics.gaps import Cluster, Embed, Theme, find_themes, kmeans
 from supportbot.analytics.kpis import (
@@ -20,6 +19,7 @@ from supportbot.analytics.kpis import (
     PeriodStats,
     compute_period,
 )
+from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns
 
 MAX_GAP_TEXTS = 2000
 """Unanswered messages embedded at most; beyond that a random sample stands for all."""

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from supportbot.analytics.columns import EventColumns, columns_from
 from supportbot.analytics.headline import Headline, format_headline, format_stats, headline
 from supportbot.analytics.kpis import LOOKBACK
+from supportbot.analytics.table import EventColumns, columns_from
 from supportbot.analytics.texts import text
 from supportbot.domain.ports import EventLog
 

@@ -22,7 +22,8 @@ from supportbot.analytics.report import build_report
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, SupportBotError
 from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, SqliteEventLog
+from supportbot.storage.event_store import DuckDbEventStore
+from supportbot.storage.events import MIGRATIONS, SqliteEventSource, event_store_path
 
 logger = logging.getLogger(__name__)
 
@@ -181,17 +182,22 @@ async def produce(
     experiment: str | None = None,
     gaps_embedder: str = "config",
 ) -> str:
-    """Read `storage.database` and render the report of [since, until) in `fmt`."""
-    db = await Database.open(settings.storage.database, MIGRATIONS)
+    """Bring the event store up to date with `storage.database` and render the report of
+    [since, until) in `fmt`."""
+    database = settings.storage.database
+    db = await Database.open(database, MIGRATIONS)  # an old database gets today's schema
+    await db.close()
+    store = await asyncio.to_thread(DuckDbEventStore, event_store_path(database))
     try:
-        log = SqliteEventLog(db)
         with ThreadPoolExecutor(max_workers=1) as pool:
             embed = _lazy_embed(pool, settings, gaps_embedder)
+            copied = await asyncio.to_thread(store.sync, SqliteEventSource(database))
+            logger.info("Event store: %d new events copied from %s", copied, database)
             report = await build_report(
-                log, since, until, tz=tz, embed=embed, experiment=experiment
+                store, since, until, tz=tz, embed=embed, experiment=experiment
             )
     finally:
-        await db.close()
+        store.close()
     if fmt == "json":
         return to_json(report)
     if fmt == "csv":

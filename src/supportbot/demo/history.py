@@ -23,8 +23,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
-from supportbot.analytics.columns import (
+from supportbot.analytics.experiments import assign_arm
+from supportbot.analytics.table import (
     ITEM_SEP,
     NO_CODE,
     NONE_ID,
@@ -34,7 +36,6 @@ from supportbot.analytics.columns import (
     from_micros,
     to_micros,
 )
-from supportbot.analytics.experiments import assign_arm
 from supportbot.domain.events import Event, EventKind
 
 I64 = npt.NDArray[np.int64]
@@ -232,6 +233,31 @@ class DemoBatch:
 
     def __len__(self) -> int:
         return len(self.columns)
+
+    def to_arrow(self, first_id: int) -> pa.Table:
+        """The rows as an event log stores them (`RAW_SCHEMA`), with ids from `first_id`."""
+        c = self.columns
+        table = np.empty(len(c.strings) + 1, dtype=object)  # index -1 (NO_CODE) is None
+        table[:-1] = c.strings
+        table[-1] = None
+
+        def ids(values: I64) -> pa.Array:
+            return pa.array(values, mask=values == NONE_ID, type=pa.int64())
+
+        return pa.table(
+            {
+                "id": pa.array(np.arange(first_id, first_id + len(c), dtype=np.int64)),
+                "ts": pa.array(c.ts),
+                "kind": pa.array(table[c.kind], type=pa.string()),
+                "conversation_id": pa.array(self.conversation_ids, type=pa.string()),
+                "user_id": pa.array(c.user),
+                "ticket_id": ids(c.ticket),
+                "operator_id": ids(c.operator),
+                "article_id": pa.array(table[c.article], type=pa.string()),
+                "data": pa.array(self.data, type=pa.string()),
+                "arms": pa.array(table[c.arms], type=pa.string()),
+            }
+        )
 
     def events(self) -> list[Event]:
         """The same events as `Event` objects (for in-memory logs and tests; slow for a month)."""

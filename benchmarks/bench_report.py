@@ -1,6 +1,7 @@
 """Benchmark: demo-data for a month of 20,000 conversations a day, then the report of it.
 
-Targets (2-core machine): demo-data <= 180 s, report <= 20 s. Both run as the real commands
+Targets (2-core machine): demo-data <= 180 s, report <= 4 s (it took 10.3 s on the
+hand-written column blocks that the DuckDB event store replaced). Both run as the real commands
 (`supportbot demo-data`, `supportbot report --out report.html`) in child processes, so the
 figures include interpreter start-up and imports, and each has its own peak memory. Run:
     PYTHONPATH=src python benchmarks/bench_report.py [--days 30] [--per-day 20000]
@@ -50,9 +51,10 @@ def main() -> None:
     parser.add_argument("--skip-fill", action="store_true", help="report on an existing --db")
     parser.add_argument(
         "--gaps-embedder",
-        default="none,config",
+        default="none,hashing,config",
         help="comma-separated embedders for content gaps, one report each (none, hashing, "
-        "config); default none,config",
+        "config); default none,hashing,config (the 4 s target is for none and hashing: a "
+        "real encoder spends seconds loading and embedding 2,000 messages)",
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench_report_"))
@@ -71,6 +73,9 @@ def main() -> None:
     if not args.skip_fill:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+        store = db.with_name(f"{db.stem}.events.duckdb")
+        for suffix in ("", ".wal"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
         print(f"before demo-data: {_load()}", flush=True)
         seconds, peak, code = _run(
             [*base, "demo-data", "--days", str(args.days), "--per-day", str(args.per_day)]
@@ -98,7 +103,7 @@ def main() -> None:
         size = out.stat().st_size / 1e3 if out.exists() else 0.0
         print(
             f"report: {args.days} days, content gaps with {embedder}: {seconds:.1f} s "
-            f"(target <= 20 s), peak RSS {peak:.0f} MB, exit {code}; {size:.0f} kB -> {out}; "
+            f"(target <= {4 if embedder != 'config' else 20} s), peak RSS {peak:.0f} MB, exit {code}; {size:.0f} kB -> {out}; "
             f"{_load()}",
             flush=True,
         )

@@ -16,6 +16,9 @@ Definitions (the tests pin every one of them):
     a `taken`); a handoff with no desk behind it makes none. A ticket the desk reopened
     under a newer conversation is counted in each conversation by that one's own events.
   * Resolution: first message -> the ticket's last `closed` (by operator, user or bot),
+    reported three ways: all resolved conversations, bot-resolved (no ticket: first message
+    -> self-service close) and ticket-resolved (first message -> ticket close; the
+    per-operator resolution is exactly this, over the operator's tickets);
     unless a handoff/queued/taken in the same conversation reopened it after that; for
     conversations without a ticket, -> conversation_closed(self_service).
     conversation_closed(handoff) never resolves: the engine writes it only when the user
@@ -135,6 +138,8 @@ class Summary:
     resolution_median_s: float | None
     resolved: int
     open_conversations: int
+    bot_resolution_median_s: float | None
+    ticket_resolution_median_s: float | None
     tickets: int
     open_tickets: int
     csat: float | None
@@ -426,6 +431,10 @@ def compute_period(
         resolution_median_s=median_s(resolution),
         resolved=int(resolved.sum()),
         open_conversations=n - int(ended.sum()),
+        # The split a lead needs: the bot's quick self-service closes pull the overall
+        # median far below anything a person takes; per operator it is `ticket_...`.
+        bot_resolution_median_s=median_s((resolved_ts - start)[self_served]),
+        ticket_resolution_median_s=median_s((resolved_ts - start)[ticket_closed & resolved]),
         tickets=int(is_ticket.sum()),
         open_tickets=int((is_ticket & ~ticket_closed).sum()),
         csat=ratio(int((rated & (rating >= 4)).sum()), ratings_n),

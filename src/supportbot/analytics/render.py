@@ -26,6 +26,8 @@ _HEADLINE_KEYS = (
     "first_response_p90_s",
     "operator_response_median_s",
     "resolution_median_s",
+    "bot_resolution_median_s",
+    "ticket_resolution_median_s",
     "queue_wait_median_s",
     "queue_wait_p90_s",
     "csat",
@@ -66,10 +68,15 @@ def fmt_change(key: str, now: Any, before: Any) -> str:
         return "—"
     delta = now - before
     if key.endswith("_s"):
-        return ("+" if delta >= 0 else "-") + fmt_duration(abs(float(delta)))
+        size = fmt_duration(abs(float(delta)))
+        # What rounds to nothing is no change: never "-0 s".
+        if size.replace("0", "").replace(".", "").strip() in {"s", "min", "h", "d"}:
+            return "0 s"
+        return ("+" if delta > 0 else "-") + size
     if isinstance(now, float) or isinstance(before, float):
-        return f"{delta * 100:+.1f} pp"
-    return f"{delta:+d}"
+        points = round(delta * 100, 1)
+        return "0.0 pp" if points == 0 else f"{points:+.1f} pp"
+    return f"{delta:+d}" if delta else "0"
 
 
 def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -81,8 +88,12 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     d = report_to_dict(report)
     prev = d["previous"]
     tables: list[tuple[str, list[str], list[list[str]]]] = []
-    rows = [[t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k))] for k in _HEADLINE_KEYS]
-    tables.append((t("headline"), [t("metric"), t("value"), t("change")], rows))
+    rows = [
+        [t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k)), t(f"def_{k}")]
+        for k in _HEADLINE_KEYS
+    ]
+    header = [t("metric"), t("value"), t("change"), t("definition")]
+    tables.append((t("headline"), header, rows))
     rows = [
         [reason_text(lang, reason), str(v["count"]), fmt_value("share", float(v["share"]))]
         for reason, v in d["handoff_reasons"].items()
@@ -109,13 +120,13 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
         t("first_response_median_s"),
         t("first_response_p90_s"),
         t("operator_response_median_s"),
-        t("resolution_median_s"),
+        t("ticket_resolution_median_s"),
         t("csat"),
         t("ratings"),
         t("rating_response_rate"),
         t("fcr"),
     ]
-    tables.append((t("operators"), header, rows))
+    tables.append((f"{t('operators')} ({t('operators_note')})", header, rows))
     rows = [
         [
             a["article_id"],
@@ -214,12 +225,19 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     return tables
 
 
-def _period_line(report: Report, lang: str) -> str:
-    return (
-        f"{text(lang, 'period')}: {_when(report.since, report.timezone)} — "
-        f"{_when(report.until, report.timezone)} ({report.timezone}); "
-        f"{text(lang, 'previous')}: {_when(report.previous.since, report.timezone)}"
-    )
+def _period_lines(report: Report, lang: str) -> list[str]:
+    """What the period is: its bounds and zone, partial days, what it is compared with."""
+    zone = report.timezone
+    lines = [
+        f"{text(lang, 'period')}: {_when(report.since, zone)} — {_when(report.until, zone)} "
+        f"({text(lang, 'time_zone')} {zone})."
+    ]
+    if report.partial_days:
+        lines.append(text(lang, "partial_days").format(days=", ".join(report.partial_days)))
+    previous = f"{_when(report.previous.since, zone)} — {_when(report.previous.until, zone)}"
+    key = "compared_with" if report.previous.has_data else "no_previous"
+    lines.append(text(lang, key).format(period=previous))
+    return lines
 
 
 def to_json(report: Report) -> str:
@@ -229,7 +247,9 @@ def to_json(report: Report) -> str:
 
 def to_markdown(report: Report, lang: str = "en") -> str:
     """Markdown tables."""
-    out = [f"# {text(lang, 'title')}", "", _period_line(report, lang), ""]
+    out = [f"# {text(lang, 'title')}", ""]
+    for line in _period_lines(report, lang):
+        out += [line, ""]
     for title, header, rows in _tables(report, lang):
         out += [f"## {title}", ""]
         if not rows:
@@ -349,8 +369,8 @@ def to_html(report: Report, lang: str = "en") -> str:
         f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
         f"<title>{e(text(lang, 'title'))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(text(lang, 'title'))}</h1>",
-        f"<p>{e(_period_line(report, lang))}</p>",
     ]
+    parts += [f"<p>{e(line)}</p>" for line in _period_lines(report, lang)]
     for title, uri in plots(report, lang):
         parts.append(f'<figure><img alt="{e(title)}" src="{uri}"></figure>')
     for title, header, rows in _tables(report, lang):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, tzinfo
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, time, tzinfo
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,10 @@ from supportbot.analytics.kpis import (
     PeriodStats,
     compute_period,
 )
-from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns
+from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns, to_micros
+
+PREVIOUS_MISSING_SHARE = 0.1
+"""A previous period whose first tenth has no events at all counts as having no data."""
 
 MAX_GAP_TEXTS = 2000
 """Unanswered messages embedded at most; beyond that a random sample stands for all."""
@@ -40,6 +43,8 @@ class Report:
     gap_messages: int
     gaps_sampled: bool
     experiment: ExperimentReport | None
+    partial_days: tuple[str, ...] = ()
+    """Local dates (ISO) of the period that it covers only in part (today, until now)."""
 
 
 def compare_categories(
@@ -79,6 +84,17 @@ def compare_categories(
         )
     rows.sort(key=lambda r: (-r.tickets, r.category, r.subcategory or ""))
     return rows
+
+
+def partial_days(since: datetime, until: datetime, tz: tzinfo) -> tuple[str, ...]:
+    """The local dates at the period's edges that it does not cover whole."""
+    out: list[str] = []
+    start, end = since.astimezone(tz), until.astimezone(tz)
+    if start.time() != time():
+        out.append(start.date().isoformat())
+    if end.time() != time() and end.date().isoformat() not in out:
+        out.append(end.date().isoformat())
+    return tuple(out)
 
 
 def _arm_names(
@@ -123,6 +139,12 @@ async def build_report(
         raise ValueError("the period must end after it starts")
     length = until - since
     cols = await log.read_columns(since - length - LOOKBACK, until)
+    # A previous period the log covers only from its middle on (the bot, or the demo, had
+    # just started) would make every change look like growth: it counts as no data.
+    earliest = int(cols.ts.min()) if len(cols) else None
+    previous_covered = earliest is not None and earliest <= to_micros(
+        since - length + length * PREVIOUS_MISSING_SHARE
+    )
     # The frame takes the columns over (a month of events is not copied once more).
     frame = await asyncio.to_thread(EventFrame, cols, reorder_in_place=True)
     del cols
@@ -133,6 +155,8 @@ async def build_report(
         return current, previous
 
     current, previous = await asyncio.to_thread(compute)
+    if previous.has_data and not previous_covered:
+        previous = replace(previous, has_data=False)
     themes: list[Theme] = []
     gap_ids = current.gap_event_ids
     sampled = gap_ids.size > max_gap_texts
@@ -162,6 +186,7 @@ async def build_report(
         gap_messages=int(gap_ids.size),
         gaps_sampled=bool(sampled),
         experiment=experiment_report,
+        partial_days=partial_days(since, until, tz),
     )
 
 
@@ -186,7 +211,9 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "until": report.until.isoformat(),
             "timezone": report.timezone,
             "previous_since": report.previous.since.isoformat(),
+            "previous_until": report.previous.until.isoformat(),
             "previous_has_data": report.previous.has_data,
+            "partial_days": list(report.partial_days),
         },
         "conversations": s.conversations,
         "first_response_median_s": s.first_response_median_s,
@@ -195,6 +222,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "bot_first_response_p90_s": s.bot_first_response_p90_s,
         "operator_response_median_s": s.operator_response_median_s,
         "resolution_median_s": s.resolution_median_s,
+        "bot_resolution_median_s": s.bot_resolution_median_s,
+        "ticket_resolution_median_s": s.ticket_resolution_median_s,
         "csat": s.csat,
         "rating_response_rate": s.rating_response_rate,
         "fcr": s.fcr,
@@ -217,6 +246,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "conversations",
                 "first_response_median_s",
                 "resolution_median_s",
+                "bot_resolution_median_s",
+                "ticket_resolution_median_s",
                 "csat",
                 "fcr",
                 "deflection",

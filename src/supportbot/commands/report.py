@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,8 +30,18 @@ logger = logging.getLogger(__name__)
 _RELATIVE = re.compile(r"^(\d+)([dhw])$")
 
 
+def local_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The start (in UTC) of the local day `moment` falls in."""
+    local = moment.astimezone(tz)
+    return datetime.combine(local.date(), time(), tzinfo=tz).astimezone(UTC)
+
+
 def parse_moment(value: str, *, now: datetime, tz: ZoneInfo, option: str = "--since") -> datetime:
-    """ "7d", "12h", "2w" (before now), an ISO date (local midnight) or an ISO date-time.
+    """ "7d" or "2w" (that many whole local days before today), "12h" (hours before now), an
+    ISO date (local midnight) or an ISO date-time.
+
+    Days are calendar days in `tz`: "30d" starts at local midnight 30 days before today, so
+    every day in the report is a whole day (today, up to now, is the only partial one).
 
     Raises:
         SupportBotError: the value cannot be read or lies outside the calendar; the message
@@ -41,8 +51,13 @@ def parse_moment(value: str, *, now: datetime, tz: ZoneInfo, option: str = "--si
     try:
         if match:
             amount, unit = int(match.group(1)), match.group(2)
-            hours = {"h": 1, "d": 24, "w": 168}[unit]
-            return now - timedelta(hours=amount * hours)
+            if unit == "h":
+                return now - timedelta(hours=amount)
+            days = amount * (7 if unit == "w" else 1)
+            today = now.astimezone(tz).date()
+            return datetime.combine(today - timedelta(days=days), time(), tzinfo=tz).astimezone(
+                UTC
+            )
         moment = datetime.fromisoformat(value.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=tz)
@@ -111,8 +126,21 @@ def _check_experiment(name: str, configured: Sequence[str]) -> None:
 def register(subparsers: Any, name: str) -> None:
     """Add the `report` subcommand."""
     parser = subparsers.add_parser(name, help="support KPIs for a period")
-    parser.add_argument("--since", default="7d", help="7d, 12h, 2w or an ISO date (default 7d)")
-    parser.add_argument("--until", default=None, help="end of the period (default: now)")
+    parser.add_argument(
+        "--since",
+        default="7d",
+        help="7d or 2w (whole local days before today), 12h, or an ISO date (default 7d)",
+    )
+    parser.add_argument(
+        "--until",
+        default=None,
+        help="end of the period (default: now, so today is included and marked partial)",
+    )
+    parser.add_argument(
+        "--complete-days",
+        action="store_true",
+        help="end the period at today's local midnight: whole days only, today left out",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output file (default: stdout)")
     parser.add_argument("--format", choices=["html", "md", "csv", "json"], default=None)
     parser.add_argument("--lang", choices=["en", "ru"], default=None)
@@ -216,7 +244,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"analytics.timezone: unknown zone {exc}") from exc
     now = datetime.now(UTC)
     since = parse_moment(args.since, now=now, tz=tz, option="--since")
-    until = parse_moment(args.until, now=now, tz=tz, option="--until") if args.until else now
+    if args.until:
+        until = parse_moment(args.until, now=now, tz=tz, option="--until")
+    elif args.complete_days:
+        until = local_midnight(now, tz)
+    else:
+        until = now
     _check_period(since, until)
     if args.experiment is not None:
         _check_experiment(args.experiment, [e.name for e in settings.experiments])

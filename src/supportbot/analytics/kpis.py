@@ -111,6 +111,15 @@ class ArticleStats:
     handoff_after: int
     helpful_rate: float | None
     handoff_after_rate: float | None
+    harm: float = 0.0
+    """Bad outcomes (not-helpful votes + handoffs after it) beyond what an average article
+    shown as often would get; > 0 means rewrite it (see `_articles`)."""
+    title: str = ""
+
+
+HARM_PRIOR_SHOWS = 30
+"""An article's bad-outcome rate is shrunk toward the average as if it had been shown this
+many more times at the average rate: a few unlucky showings do not top the list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,22 +265,36 @@ class EventFrame(Rows):
         of order (a log's usual state) they are moved inside its own arrays instead of
         copying a month of events once more; `cols` then reads in time order too.
         """
-        if cols.event_id.size < 2 or bool(np.all(np.diff(cols.event_id) > 0)):
+        if cols.ts.size < 2 or bool(np.all(cols.ts[1:] >= cols.ts[:-1])):
+            order = None  # the store sorted them (by time, then id): nothing to do
+        elif bool(np.all(np.diff(cols.event_id) > 0)):
             # Logs hand out events in id order, nearly sorted by time: a stable sort is
             # much faster there and breaks ties by id just like the lexsort below.
             order = np.argsort(cols.ts, kind="stable")
         else:
             order = np.lexsort((cols.event_id, cols.ts))
-        moved = np.nonzero(order != np.arange(order.size))[0]
-        if moved.size == 0:
+        moved = (
+            np.nonzero(order != np.arange(order.size))[0]
+            if order is not None
+            else np.zeros(0, dtype=np.int64)
+        )
+        if order is None or moved.size == 0:
             pass  # already in order: no copy
         elif reorder_in_place and moved.size * 4 <= order.size and cols.writeable():
             cols.move_rows(moved, order[moved])
         else:
             cols = cols.select(order)
-        conv_keys, inverse = np.unique(cols.conversation, return_inverse=True)
-        super().__init__(cols, inverse.astype(np.int64).reshape(-1), int(conv_keys.shape[0]))
-        self.conv_keys = conv_keys
+        conv = cols.conversation
+        low = int(conv.min()) if conv.size else 0
+        span = int(conv.max()) - low + 1 if conv.size else 0
+        if conv.size and low >= 0 and span <= 2 * conv.size:
+            # Dense conversation numbers (the event store's): the number is the index, no
+            # sort of millions of keys needed; unused numbers are conversations with no
+            # events here, which no cohort ever contains.
+            super().__init__(cols, conv - low, span)
+        else:
+            _, inverse = np.unique(conv, return_inverse=True)
+            super().__init__(cols, inverse.astype(np.int64).reshape(-1), int(_.shape[0]))
         self._first_message: I64 | None = None
 
     def first_message(self) -> I64:
@@ -677,6 +700,13 @@ def _articles(f: Rows, after_start: Mask, handoff_ts: I64) -> list[ArticleStats]
         followed = handoff_ts[uniq // size] > first_ts
         followed &= handoff_ts[uniq // size] < _MAX
         handoff_after = np.bincount(uniq[followed] % size, minlength=size)
+    bad = not_helpful + handoff_after
+    total_shown = int(shown.sum())
+    base = float(bad.sum()) / total_shown if total_shown else 0.0
+    # Harm: how many more bad outcomes than an average article at the same exposure,
+    # with the article's rate shrunk toward the average (see HARM_PRIOR_SHOWS).
+    rate = (bad + HARM_PRIOR_SHOWS * base) / (shown + HARM_PRIOR_SHOWS)
+    harm = shown * (rate - base)
     out: list[ArticleStats] = []
     used = np.nonzero(shown + opened + helpful + not_helpful)[0]
     for code in used.tolist():
@@ -691,10 +721,11 @@ def _articles(f: Rows, after_start: Mask, handoff_ts: I64) -> list[ArticleStats]
                 handoff_after=int(handoff_after[code]),
                 helpful_rate=ratio(int(helpful[code]), judged),
                 handoff_after_rate=ratio(int(handoff_after[code]), int(shown[code])),
+                harm=round(float(harm[code]), 1),
             )
         )
-    # Rewrite first what hurt the most people: rejections plus handoffs after showing it.
-    out.sort(key=lambda a: (-(a.not_helpful + a.handoff_after), -a.shown, a.article_id))
+    # Rewrite first what does the most harm beyond the average, not what is shown most.
+    out.sort(key=lambda a: (-a.harm, -a.shown, a.article_id))
     return out
 
 

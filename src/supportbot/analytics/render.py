@@ -38,6 +38,10 @@ _HEADLINE_KEYS = (
 )
 
 
+MAX_ARTICLES = 15
+"""Articles listed under "rewrite these first" at most (all are in the JSON)."""
+
+
 def fmt_duration(seconds: float | None) -> str:
     """12 s, 4.5 min, 3.2 h, 1.5 d; an em dash when unknown."""
     if seconds is None:
@@ -129,28 +133,27 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     tables.append((f"{t('operators')} ({t('operators_note')})", header, rows))
     rows = [
         [
-            a["article_id"],
+            a["title"] if a["title"] == a["article_id"] else f"{a['title']} ({a['article_id']})",
+            f"{a['harm']:.0f}",
             str(a["shown"]),
-            str(a["opened"]),
-            str(a["helpful"]),
             str(a["not_helpful"]),
             str(a["handoff_after"]),
             fmt_value("r", a["helpful_rate"]),
             fmt_value("r", a["handoff_after_rate"]),
         ]
         for a in d["articles"]
-    ]
+        if a["harm"] > 0
+    ][:MAX_ARTICLES]
     header = [
         t("article"),
+        t("harm"),
         t("shown"),
-        t("opened"),
-        t("helpful"),
         t("not_helpful"),
         t("handoff_after"),
         t("helpful") + " %",
         t("handoff_after") + " %",
     ]
-    tables.append((t("articles"), header, rows))
+    tables.append((f"{t('articles')} ({t('def_harm')})", header, rows))
     for key, items in (("categories", d["categories"]), ("subcategories", d["subcategories"])):
         rows = [
             [

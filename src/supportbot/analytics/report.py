@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, tzinfo
 from typing import Any
@@ -23,6 +24,16 @@ from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns, 
 
 PREVIOUS_MISSING_SHARE = 0.1
 """A previous period whose first tenth has no events at all counts as having no data."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """An article of the knowledge base as the report names and matches it."""
+
+    title: str
+    text: str
+    """What a gap theme is compared with: the title and the questions it answers."""
+
 
 MAX_GAP_TEXTS = 2000
 """Unanswered messages embedded at most; beyond that a random sample stands for all."""
@@ -121,6 +132,7 @@ async def build_report(
     experiment: str | None = None,
     max_gap_texts: int = MAX_GAP_TEXTS,
     seed: int = 0,
+    articles: Mapping[str, KnownArticle] | None = None,
 ) -> Report:
     """Read the log once and compute the period, the previous period, gaps and experiments.
 
@@ -134,6 +146,8 @@ async def build_report(
         experiment: the experiment whose arms to compare, if any.
         max_gap_texts: unanswered messages embedded at most (a random sample beyond).
         seed: seed of that sample.
+        articles: the knowledge base's articles by id (titles for the tables; the nearest
+            article of each content-gap theme).
     """
     if until <= since:
         raise ValueError("the period must end after it starts")
@@ -155,6 +169,14 @@ async def build_report(
         return current, previous
 
     current, previous = await asyncio.to_thread(compute)
+    known = articles or {}
+    current = replace(
+        current,
+        articles=[
+            replace(a, title=known[a.article_id].title if a.article_id in known else a.article_id)
+            for a in current.articles
+        ],
+    )
     if previous.has_data and not previous_covered:
         previous = replace(previous, has_data=False)
     themes: list[Theme] = []

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from supportbot.analytics.gaps import Embed
 from supportbot.analytics.kpis import LOOKBACK
 from supportbot.analytics.render import to_csv, to_html, to_json, to_markdown
-from supportbot.analytics.report import build_report
+from supportbot.analytics.report import KnownArticle, build_report
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, SupportBotError
 from supportbot.storage.db import Database
@@ -156,6 +156,23 @@ def register(subparsers: Any, name: str) -> None:
     parser.set_defaults(handler=run)
 
 
+def _known_articles(settings: Settings) -> dict[str, KnownArticle]:
+    """The knowledge base's articles by id (titles and questions), {} when it cannot be read."""
+    from supportbot.knowledge.loader import load_knowledge_base
+
+    try:
+        kb = load_knowledge_base(settings.knowledge_base.dir)
+    except SupportBotError as exc:
+        logger.warning("Articles are shown by id: %s", exc)
+        return {}
+    return {
+        article.id: KnownArticle(
+            title=article.title, text=" ".join((article.title, *article.questions))
+        )
+        for article in kb.articles.values()
+    }
+
+
 def _load_embedder(settings: Settings, choice: str) -> Any:
     # Straight from the retrieval package: the composition root (`supportbot.app`) would
     # import aiogram and the whole bot, seconds of work a report does not need.
@@ -217,12 +234,19 @@ async def produce(
     await db.close()
     store = await asyncio.to_thread(DuckDbEventStore, event_store_path(database))
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             embed = _lazy_embed(pool, settings, gaps_embedder)
+            known = pool.submit(_known_articles, settings)
             copied = await asyncio.to_thread(store.sync, SqliteEventSource(database))
             logger.info("Event store: %d new events copied from %s", copied, database)
             report = await build_report(
-                store, since, until, tz=tz, embed=embed, experiment=experiment
+                store,
+                since,
+                until,
+                tz=tz,
+                embed=embed,
+                experiment=experiment,
+                articles=await asyncio.wrap_future(known),
             )
     finally:
         store.close()

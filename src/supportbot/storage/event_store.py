@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS events (
     flag TINYINT,
     text VARCHAR
 );
+CREATE TABLE IF NOT EXISTS conversations (id VARCHAR PRIMARY KEY, no BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS synced (event_id BIGINT NOT NULL, ts BIGINT NOT NULL);
 """
 
@@ -204,6 +205,19 @@ class DuckDbEventStore:
                 WHERE text NOT IN (SELECT text FROM strings)
                 """
             )
+            # Conversations are numbered densely in order of appearance: a report's frame
+            # then indexes them directly instead of sorting millions of keys.
+            db.execute(
+                """
+                INSERT INTO conversations
+                SELECT conversation_id,
+                       (SELECT coalesce(max(no), -1) FROM conversations)
+                       + row_number() OVER (ORDER BY min(id))
+                FROM staged
+                WHERE conversation_id NOT IN (SELECT id FROM conversations)
+                GROUP BY conversation_id
+                """
+            )
             joins = " ".join(
                 f"LEFT JOIN strings s_{name} ON s_{name}.text = st.{name}"
                 for name in _STRING_COLUMNS
@@ -212,9 +226,9 @@ class DuckDbEventStore:
             db.execute(
                 f"""
                 INSERT INTO events
-                SELECT st.id, st.ts, CAST(hash(st.conversation_id) >> 1 AS BIGINT), st.user_id,
+                SELECT st.id, st.ts, c.no, st.user_id,
                        st.ticket_id, st.operator_id, {codes}, st.value, st.flag, st.text
-                FROM staged st {joins}
+                FROM staged st JOIN conversations c ON c.id = st.conversation_id {joins}
                 ORDER BY st.id
                 """
             )
@@ -239,7 +253,10 @@ class DuckDbEventStore:
         held = self.last_synced()
         if held is not None and source.ts_of(held[0]) != held[1]:
             with self._lock:
-                self._db.execute("DELETE FROM events; DELETE FROM strings; DELETE FROM synced")
+                self._db.execute(
+                    "DELETE FROM events; DELETE FROM strings; DELETE FROM conversations; "
+                    "DELETE FROM synced"
+                )
             held = None
         copied = 0
         for batch in source.batches_after(held[0] if held else 0):
@@ -256,7 +273,8 @@ class DuckDbEventStore:
     def columns(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> EventColumns:
-        """Events with since <= ts < until (all when not given) as columns, in id order."""
+        """Events with since <= ts < until (all when not given) as columns, in time order
+        (ties by id); `conversation` holds dense conversation numbers."""
         low = to_micros(since) if since is not None else np.iinfo(np.int64).min
         high = to_micros(until) if until is not None else np.iinfo(np.int64).max
         with self._lock:
@@ -264,7 +282,7 @@ class DuckDbEventStore:
                 row[0]
                 for row in self._db.execute("SELECT text FROM strings ORDER BY code").fetchall()
             )
-            found = self._db.execute(
+            found = self._db.sql(
                 f"""
                 SELECT id AS event_id, ts, conversation, user_id AS user,
                        coalesce(ticket, {NONE_ID}) AS ticket,
@@ -276,10 +294,10 @@ class DuckDbEventStore:
                        coalesce(arms, {NO_CODE}) AS arms,
                        coalesce(value, 'NaN'::DOUBLE) AS value,
                        coalesce(flag, -1) AS flag
-                FROM events WHERE ts >= ? AND ts < ? ORDER BY id
+                FROM events WHERE ts >= $low AND ts < $high ORDER BY ts, id
                 """,
-                [low, high],
-            ).fetchnumpy()
+                params={"low": low, "high": high},
+            ).to_arrow_table()
         dtypes = {
             **dict.fromkeys(("event_id", "ts", "conversation", "user", "ticket"), np.int64),
             "operator": np.int64,
@@ -288,7 +306,8 @@ class DuckDbEventStore:
             "flag": np.int8,
         }
         fields: dict[str, Any] = {
-            name: np.ascontiguousarray(found[name], dtype=dtype) for name, dtype in dtypes.items()
+            name: np.ascontiguousarray(found.column(name).to_numpy(), dtype=dtype)
+            for name, dtype in dtypes.items()
         }
         return EventColumns(**fields, strings=strings)
 

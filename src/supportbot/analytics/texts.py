@@ -40,7 +40,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ratings": "Ratings",
         "articles": "Articles: rewrite these first",
         "harm": "Harm",
-        "def_harm": "ranked by harm: not-helpful votes plus handoffs after the article, beyond what an average article shown as often gets",
+        "def_harm": (
+            "ranked by harm: not-helpful votes plus handoffs after the article, beyond what "
+            "an average article shown as often gets"
+        ),
         "article": "Article",
         "shown": "Shown",
         "opened": "Opened",
@@ -87,16 +90,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "ticket_resolution_median_s": "Resolution of tickets, median",
         "resolution_median_s": "Resolution, all conversations, median",
         "def_conversations": "Conversations whose first message falls in the period.",
-        "def_deflection": "Share of conversations solved without a person: self-service close, a ticket withdrawn because an article helped, or helpful feedback and no handoff; never when an operator answered.",
+        "def_deflection": (
+            "Share of conversations solved without a person: self-service close, a ticket "
+            "withdrawn because an article helped, or helpful feedback and no handoff; never "
+            "when an operator answered."
+        ),
         "def_handoff_rate": "Share of conversations with a handoff to a person.",
         "def_bot_first_response_median_s": "First message -> the bot's first reply or suggestion.",
         "def_bot_first_response_p90_s": "As above, 90th percentile.",
-        "def_first_response_median_s": "Handoff -> the first operator reply (queue wait included).",
+        "def_first_response_median_s": (
+            "Handoff -> the first operator reply (queue wait included)."
+        ),
         "def_first_response_p90_s": "As above, 90th percentile.",
-        "def_operator_response_median_s": "Every operator reply that answered waiting user messages: the earliest of them -> the reply.",
-        "def_resolution_median_s": "First message -> resolution, over every resolved conversation (bot and tickets).",
-        "def_bot_resolution_median_s": "Conversations without a ticket: first message -> self-service close.",
-        "def_ticket_resolution_median_s": "Tickets: first message -> the ticket's last close (not reopened after it). Per operator the same, over their tickets.",
+        "def_operator_response_median_s": (
+            "Every operator reply that answered waiting user messages: the earliest of them "
+            "-> the reply."
+        ),
+        "def_resolution_median_s": (
+            "First message -> resolution, over every resolved conversation (bot and tickets)."
+        ),
+        "def_bot_resolution_median_s": (
+            "Conversations without a ticket: first message -> self-service close."
+        ),
+        "def_ticket_resolution_median_s": (
+            "Tickets: first message -> the ticket's last close (not reopened after it). Per "
+            "operator the same, over their tickets."
+        ),
         "def_queue_wait_median_s": "First queued -> taken by an operator.",
         "def_queue_wait_p90_s": "As above, 90th percentile.",
         "def_csat": "Share of 4-5 among each conversation's last rating.",
@@ -142,7 +161,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ratings": "Оценок",
         "articles": "Статьи: что переписать в первую очередь",
         "harm": "Вред",
-        "def_harm": "по вреду: голоса «не помогла» и передачи оператору после статьи сверх того, что получает средняя статья при стольких же показах",
+        "def_harm": (
+            "по вреду: голоса «не помогла» и передачи оператору после статьи сверх того, что "
+            "получает средняя статья при стольких же показах"
+        ),
         "article": "Статья",
         "shown": "Показана",
         "opened": "Открыта",
@@ -189,21 +211,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "ticket_resolution_median_s": "Решение тикетов, медиана",
         "resolution_median_s": "Время решения, все обращения, медиана",
         "def_conversations": "Обращения, первое сообщение которых попало в период.",
-        "def_deflection": "Доля обращений, решённых без человека: закрыто самообслуживанием, тикет отозван, потому что помогла статья, или отзыв «помогло» без передачи; никогда, если ответил оператор.",
+        "def_deflection": (
+            "Доля обращений, решённых без человека: закрыто самообслуживанием, тикет отозван, "
+            "потому что помогла статья, или отзыв «помогло» без передачи; никогда, если "
+            "ответил оператор."
+        ),
         "def_handoff_rate": "Доля обращений, переданных человеку.",
         "def_bot_first_response_median_s": "Первое сообщение -> первый ответ или подсказка бота.",
         "def_bot_first_response_p90_s": "То же, 90-й перцентиль.",
-        "def_first_response_median_s": "Передача -> первый ответ оператора (с ожиданием в очереди).",
+        "def_first_response_median_s": (
+            "Передача -> первый ответ оператора (с ожиданием в очереди)."
+        ),
         "def_first_response_p90_s": "То же, 90-й перцентиль.",
-        "def_operator_response_median_s": "Каждый ответ оператора на ждущие сообщения пользователя: от самого раннего из них до ответа.",
-        "def_resolution_median_s": "Первое сообщение -> решение, по всем решённым обращениям (бот и тикеты).",
-        "def_bot_resolution_median_s": "Обращения без тикета: первое сообщение -> закрытие самообслуживанием.",
-        "def_ticket_resolution_median_s": "Тикеты: первое сообщение -> последнее закрытие тикета (без переоткрытия после). У оператора так же, по его тикетам.",
+        "def_operator_response_median_s": (
+            "Каждый ответ оператора на ждущие сообщения пользователя: от самого раннего из "
+            "них до ответа."
+        ),
+        "def_resolution_median_s": (
+            "Первое сообщение -> решение, по всем решённым обращениям (бот и тикеты)."
+        ),
+        "def_bot_resolution_median_s": (
+            "Обращения без тикета: первое сообщение -> закрытие самообслуживанием."
+        ),
+        "def_ticket_resolution_median_s": (
+            "Тикеты: первое сообщение -> последнее закрытие тикета (без переоткрытия после). "
+            "У оператора так же, по его тикетам."
+        ),
         "def_queue_wait_median_s": "Первая постановка в очередь -> оператор взял тикет.",
         "def_queue_wait_p90_s": "То же, 90-й перцентиль.",
         "def_csat": "Доля оценок 4-5 среди последних оценок обращений.",
         "def_rating_response_rate": "Оценённые обращения среди тех, где оценку запросили.",
-        "def_fcr": "Тикеты, решённые с первого обращения (не переоткрытые), среди тикетов с ответом.",
+        "def_fcr": (
+            "Тикеты, решённые с первого обращения (не переоткрытые), среди тикетов с ответом."
+        ),
         "def_tickets": "Обращения, дошедшие до операторов (очередь, взяты или с тикетом).",
         "def_open_tickets": "Из них не закрытые к концу периода.",
     },

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -236,9 +236,12 @@ async def produce(
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             embed = _lazy_embed(pool, settings, gaps_embedder)
-            known = pool.submit(_known_articles, settings)
+            known_articles: Future[dict[str, KnownArticle]] = pool.submit(
+                _known_articles, settings
+            )
             copied = await asyncio.to_thread(store.sync, SqliteEventSource(database))
             logger.info("Event store: %d new events copied from %s", copied, database)
+            await asyncio.wrap_future(known_articles)
             report = await build_report(
                 store,
                 since,
@@ -246,7 +249,7 @@ async def produce(
                 tz=tz,
                 embed=embed,
                 experiment=experiment,
-                articles=await asyncio.wrap_future(known),
+                articles=known_articles.result(),
             )
     finally:
         store.close()

@@ -178,10 +178,19 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     title = f"{t('gaps')} ({t('gap_total')}: {d['content_gap_messages']}"
     title += f"; {t('sampled')})" if d["content_gaps_sampled"] else ")"
     rows = [
-        [str(g["size"]), ", ".join(g["keywords"]), " | ".join(g["examples"])]
+        [
+            str(g["size"]),
+            g["suggested_title"],
+            ", ".join(g["keywords"]),
+            " | ".join(g["examples"]),
+            "—"
+            if g["nearest_article"] is None
+            else f"{g['nearest_article']} ({g['nearest_similarity']:.2f})",
+        ]
         for g in d["content_gaps"]
     ]
-    tables.append((title, [t("size"), t("keywords"), t("examples")], rows))
+    header = [t("size"), t("suggested_title"), t("keywords"), t("examples"), t("nearest")]
+    tables.append((title, header, rows))
     experiment = d.get("experiment")
     if experiment is not None:
         rows = []

@@ -188,8 +188,19 @@ async def build_report(
             pick = np.random.default_rng(seed).choice(gap_ids, size=max_gap_texts, replace=False)
         texts = await log.read_texts(pick.tolist())
         themes = await asyncio.to_thread(
-            find_themes, list(texts.values()), embed, cluster=cluster, total=int(gap_ids.size)
+            find_themes,
+            list(texts.values()),
+            embed,
+            cluster=cluster,
+            total=int(gap_ids.size),
+            articles={i: a.text for i, a in known.items()},
         )
+        themes = [
+            replace(t, nearest_article=known[t.nearest_article].title)
+            if t.nearest_article is not None and t.nearest_article in known
+            else t
+            for t in themes
+        ]
     before = previous.categories if previous.has_data else None
     experiment_report = None
     if experiment is not None:

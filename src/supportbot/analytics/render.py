@@ -155,20 +155,21 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     ]
     tables.append((f"{t('articles')} ({t('def_harm')})", header, rows))
     for key, items in (("categories", d["categories"]), ("subcategories", d["subcategories"])):
+        by_sub = key == "subcategories"
         rows = [
             [
                 c["category"],
-                c["subcategory"] or "",
+                *([c["subcategory"] or "—"] if by_sub else []),
                 str(c["tickets"]),
                 fmt_value("n", c["previous"]),
-                "—" if c["change"] is None else f"{c['change']:+d}",
+                "—" if c["change"] is None else (f"{c['change']:+d}" if c["change"] else "0"),
                 fmt_value("r", c["change_rate"]),
             ]
             for c in items
         ]
         header = [
             t("category"),
-            t("subcategory"),
+            *([t("subcategory")] if by_sub else []),
             t("tickets"),
             t("previous"),
             t("change"),
@@ -293,6 +294,103 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")  # one opaque colour per series, never blended
+
+
+def _no_data(ax: Any, lang: str) -> None:
+    ax.text(0.5, 0.5, text(lang, "no_data"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _daily_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    daily = report.current.daily
+    if not daily:
+        _no_data(ax, lang)
+        return
+    x = list(range(len(daily)))
+    series = (("conversations", 1), ("handoffs", 2), ("deflected", 3))
+    for (key, column), colour in zip(series, _COLOURS, strict=True):
+        ax.plot(x, [row[column] for row in daily], color=colour, marker=".", label=text(lang, key))
+    partial = [i for i, row in enumerate(daily) if row[0] in report.partial_days]
+    for i in partial:
+        ax.axvspan(i - 0.5, i + 0.5, facecolor="none", edgecolor="#888", hatch="///", lw=0)
+    if partial:
+        ax.plot([], [], color="#888", lw=0, marker="s", mfc="none", label=text(lang, "partial"))
+    # At most ~10 date labels, level: every day labelled is unreadable past two weeks.
+    step = max(1, -(-len(daily) // 10))
+    ticks = x[::step]
+    ax.set_xticks(ticks, [daily[i][0][5:] for i in ticks])
+    ax.set_xlim(-0.6, len(daily) - 0.4)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"{text(lang, 'date')} ({report.timezone})")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=4, frameon=False)
+
+
+def _load_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    load = [float("nan") if v is None else v for v in report.current.hourly_load]
+    if not any(v == v for v in load):  # NaN != NaN: hours without data are left out
+        _no_data(ax, lang)
+        return
+    ax.bar(range(len(load)), load, color=_COLOURS[0])
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(-0.6, 23.6)
+    ax.set_xlabel(f"{text(lang, 'hour')} ({report.timezone})")
+    ax.set_ylabel(text(lang, "open_at_once"))
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _frt_plot(report: Report, lang: str, fig: Any) -> None:
+    import numpy as np
+
+    ax = fig.subplots()
+    minutes = report.current.first_response_s / 60.0
+    if not minutes.size:
+        _no_data(ax, lang)
+        return
+    # The longest 1% would stretch the axis over empty space: they go in the last bin.
+    top = float(np.percentile(minutes, 99)) or 1.0
+    ax.hist(np.minimum(minutes, top), bins=40, range=(0, top), color=_COLOURS[0])
+    ax.set_xlabel(text(lang, "minutes"))
+    ax.set_ylabel(text(lang, "tickets"))
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _categories_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    cats = report.categories[:12]
+    if not cats:
+        _no_data(ax, lang)
+        return
+    y = list(range(len(cats)))
+    # Side by side, opaque: overlapping translucent bars blend into a third colour that
+    # matches neither legend entry.
+    height = 0.4 if report.previous.has_data else 0.7
+    ax.barh(
+        [i - height / 2 if report.previous.has_data else i for i in y],
+        [c.tickets for c in cats],
+        height=height,
+        color=_COLOURS[0],
+        label=text(lang, "this_period"),
+    )
+    if report.previous.has_data:
+        ax.barh(
+            [i + height / 2 for i in y],
+            [c.previous or 0 for c in cats],
+            height=height,
+            color=_COLOURS[1],
+            label=text(lang, "previous"),
+        )
+    ax.set_yticks(y, [c.category for c in cats])
+    ax.invert_yaxis()
+    ax.set_xlabel(text(lang, "tickets"))
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+
+
 def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     """(title, data: URI of a PNG) for each plot."""
     import matplotlib
@@ -304,64 +402,17 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     # for a file.
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
-    fig: Any
-    ax: Any
-
     out: list[tuple[str, str]] = []
-    cur = report.current
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    if cur.daily:
-        days = [d for d, _, _, _ in cur.daily]
-        # Positions, not the date strings: strings would be "categorical units".
-        x = list(range(len(days)))
-        ax.plot(x, [c for _, c, _, _ in cur.daily], label=text(lang, "conversations"))
-        ax.plot(x, [h for _, _, h, _ in cur.daily], label=text(lang, "handoffs"))
-        ax.plot(x, [v for _, _, _, v in cur.daily], label=text(lang, "deflected"))
-        ax.set_xticks(x, days)
-        ax.legend()
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_daily"))
-    out.append((text(lang, "plot_daily"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    load = [float("nan") if v is None else v for v in cur.hourly_load]
-    if any(v == v for v in load):  # NaN != NaN: hours without data are left out
-        ax.bar(range(len(load)), load)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_xlabel(text(lang, "hour"))
-    ax.set_title(text(lang, "plot_load"))
-    out.append((text(lang, "plot_load"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    if cur.first_response_s.size:
-        ax.hist(cur.first_response_s / 60.0, bins=50)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_frt"))
-    out.append((text(lang, "plot_frt"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    cats = report.categories[:12]
-    if cats:
-        y = list(range(len(cats)))
-        if report.previous.has_data:
-            previous = [c.previous or 0 for c in cats]
-            ax.barh(y, previous, alpha=0.5, label=text(lang, "previous"))
-        ax.barh(y, [c.tickets for c in cats], alpha=0.7, label=text(lang, "tickets"))
-        ax.set_yticks(y, [c.category for c in cats])
-        ax.invert_yaxis()
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_categories"))
-    out.append((text(lang, "plot_categories"), _png(fig)))
+    for key, draw in (
+        ("plot_daily", _daily_plot),
+        ("plot_load", _load_plot),
+        ("plot_frt", _frt_plot),
+        ("plot_categories", _categories_plot),
+    ):
+        fig = Figure(figsize=(8, 3.2), layout="constrained")
+        draw(report, lang, fig)
+        fig.suptitle(text(lang, key))
+        out.append((text(lang, key), _png(fig)))
     return out
 
 

@@ -122,3 +122,31 @@ def test_report_screenshot_renders(report_file: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_no_chart_is_empty_in_a_screenshot(report_file: Path, tmp_path: Path) -> None:
+    """Each chart, alone on a page as Chromium draws it, shows data in the series colour."""
+    from matplotlib.image import imread
+
+    page = report_file.read_text(encoding="utf-8")
+    charts = re.findall(r'<img alt="([^"]+)" src="(data:image/png;base64,[^"]+)"', page)
+    assert len(charts) == 4
+    for number, (title, uri) in enumerate(charts):
+        single = tmp_path / f"chart{number}.html"
+        single.write_text(
+            f'<html><body style="margin:0"><img src="{uri}"></body></html>', encoding="utf-8"
+        )
+        shot = tmp_path / f"chart{number}.png"
+        result = _chromium(
+            tmp_path, f"--screenshot={shot}", "--window-size=800,360", single.as_uri()
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        pixels = imread(str(shot))[:, :, :3]
+        # The first series colour (#1f77b4): lines or bars drawn, not just axes and text.
+        blue = (
+            (abs(pixels[:, :, 0] - 0x1F / 255) < 0.08)
+            & (abs(pixels[:, :, 1] - 0x77 / 255) < 0.08)
+            & (abs(pixels[:, :, 2] - 0xB4 / 255) < 0.08)
+        )
+        assert blue.mean() > 0.001, f"{title}: no data drawn ({blue.mean():.4f})"
+        assert "no data" not in title

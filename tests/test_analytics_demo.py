@@ -135,3 +135,24 @@ def test_demo_history_is_in_time_order_across_days_and_loses_nothing() -> None:
     closes = [e for e in flat if e.kind is EventKind.CONVERSATION_CLOSED]
     assert len({(e.conversation_id, e.ts) for e in closes}) == len(closes)
     assert all(n >= 2 for n in by_conversation.values())
+
+
+def test_demo_tickets_close_with_the_configured_desk_categories() -> None:
+    desk = {
+        "payments": ["card declined", "transfers", "refunds"],
+        "account": ["login", "hacked", "two-factor"],
+        "content": ["uploads", "groups", "ads"],
+        "privacy": ["blocking", "reports", "visibility"],
+        "other": [],
+    }
+    articles = load_demo_articles(KB, desk)
+    events = demo_day(2, days=5, per_day=1500, end=END, articles=articles).events()
+    closed = [e for e in events if e.kind is EventKind.CLOSED and "category" in e.data]
+    assert closed
+    pairs = {(e.data["category"], e.data["subcategory"]) for e in closed}
+    for category, subcategory in pairs:
+        assert category in desk
+        assert subcategory in desk[category] if desk[category] else subcategory is None
+    # Every subcategory the desk offers for a category the knowledge base has shows up.
+    assert {sub for cat, sub in pairs if cat == "content"} == {"uploads", "groups", "ads"}
+    assert any(sub is not None for _, sub in pairs)

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.per_day < 0:
         raise SupportBotError("--per-day must not be negative")
     settings = load_settings(args.config)
-    articles = load_demo_articles(settings.knowledge_base.dir)
+    articles = load_demo_articles(settings.knowledge_base.dir, settings.desk.categories)
     experiments = {
         e.name: {arm: a.share for arm, a in e.arms.items()} for e in settings.experiments
     }

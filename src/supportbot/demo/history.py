@@ -52,6 +52,9 @@ class DemoArticle:
     category: str
     lang: str
     helpful_p: float
+    desk: tuple[tuple[str, str | None], ...] = ()
+    """The (category, subcategory) pairs of `desk.categories` an operator closes its
+    tickets with; empty: the article's own category and a made-up subcategory."""
 
 
 _BUILTIN_ARTICLES = [
@@ -182,8 +185,35 @@ def rising_category(categories: Sequence[str]) -> str:
     return next((c for c in RISING_PREFERENCE if c in present), present[0])
 
 
-def load_demo_articles(kb_dir: Path | None) -> list[DemoArticle]:
-    """Articles from a knowledge base folder (<lang>/<category>/<slug>.md), else a built-in set."""
+def desk_pairs(
+    category: str, desk_categories: Mapping[str, Sequence[str]]
+) -> tuple[tuple[str, str | None], ...]:
+    """How an operator files a ticket about a knowledge-base `category` in the configured
+    `desk.categories`: the category itself with any of its subcategories, the category it
+    is a subcategory of, or "other"."""
+    if not desk_categories:
+        return ()
+    if category in desk_categories:
+        subs = desk_categories[category]
+        return tuple((category, sub) for sub in subs) if subs else ((category, None),)
+    parents = [name for name, subs in desk_categories.items() if category in subs]
+    if parents:
+        return ((parents[0], category),)
+    if "other" in desk_categories:
+        subs = desk_categories["other"]
+        return tuple(("other", sub) for sub in subs) if subs else (("other", None),)
+    first = next(iter(desk_categories))
+    return ((first, None),)
+
+
+def load_demo_articles(
+    kb_dir: Path | None, desk_categories: Mapping[str, Sequence[str]] | None = None
+) -> list[DemoArticle]:
+    """Articles from a knowledge base folder (<lang>/<category>/<slug>.md), else a built-in set.
+
+    With `desk_categories` (the configured `desk.categories`), demo tickets are closed with
+    those categories and subcategories, as operators would.
+    """
     ids: list[str] = []
     if kb_dir is not None and kb_dir.is_dir():
         for path in sorted(kb_dir.rglob("*.md")):
@@ -200,7 +230,11 @@ def load_demo_articles(kb_dir: Path | None) -> list[DemoArticle]:
         quality = rng.choice([0.85, 0.8, 0.75, 0.7, 0.65, 0.25])
         if article_id.endswith(("refund-status", "two-factor", "two-factor-auth")):
             quality = 0.2
-        out.append(DemoArticle(article_id, category, lang, quality))
+        out.append(
+            DemoArticle(
+                article_id, category, lang, quality, desk_pairs(category, desk_categories or {})
+            )
+        )
     return out
 
 
@@ -779,6 +813,17 @@ def _day_conversations(
     )
 
 
+def _ticket_categories(
+    categories: Sequence[str], articles: Sequence[DemoArticle]
+) -> list[list[tuple[str, str | None]]]:
+    """Per knowledge-base category: the (category, subcategory) pairs its tickets close with."""
+    out: list[list[tuple[str, str | None]]] = []
+    for cat, made_up in zip(categories, _subcategories(categories, articles), strict=True):
+        desk = sorted({pair for a in articles if a.category == cat for pair in a.desk}, key=str)
+        out.append(desk or [(cat, sub) for sub in made_up])
+    return out
+
+
 def _subcategories(categories: Sequence[str], articles: Sequence[DemoArticle]) -> list[list[str]]:
     out = []
     for cat in categories:
@@ -888,11 +933,14 @@ def _tickets(
     at = at + rng.uniform(60, 1200, size=m) * speed
     # Events from here on that fall after the end of the history are dropped by `finish`:
     # those tickets are still open.
-    subs = _subcategories(categories, articles)
-    sub_pick = (rng.random(m) * np.array([len(subs[c]) for c in category])).astype(np.int64)
-    sub_name = [subs[c][k] for c, k in zip(category.tolist(), sub_pick.tolist(), strict=True)]
-    cat_name = [categories[c] for c in category.tolist()]
-    sub_code = strings.codes(sub_name)
+    pairs = _ticket_categories(categories, articles)
+    pick = (rng.random(m) * np.array([len(pairs[c]) for c in category])).astype(np.int64)
+    chosen = [pairs[c][k] for c, k in zip(category.tolist(), pick.tolist(), strict=True)]
+    cat_name = [c for c, _ in chosen]
+    sub_name = [sb for _, sb in chosen]
+    sub_code = np.array(
+        [strings.code(sb) if sb is not None else NO_CODE for sb in sub_name], dtype=np.int32
+    )
     cat_code = strings.codes(cat_name)
     closed_json = {
         (c, sb, again): _json(

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+_LAST_CPU = 0.0
 
 
 def _load() -> str:
@@ -30,7 +31,11 @@ def _load() -> str:
 
 
 def _run(argv: list[str]) -> tuple[float, float, int]:
-    """Run a supportbot command; (wall seconds, peak RSS in MB, exit code)."""
+    """Run a supportbot command; (wall seconds, peak RSS in MB, exit code).
+
+    The CPU seconds it used (user + system, all threads) are kept in `_LAST_CPU`: on a
+    shared machine they say what the work costs when the wall clock says how busy it was.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -38,6 +43,8 @@ def _run(argv: list[str]) -> tuple[float, float, int]:
     )
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
+    global _LAST_CPU
+    _LAST_CPU = usage.ru_utime + usage.ru_stime
     # ru_maxrss is in kilobytes on Linux.
     return time.perf_counter() - started, usage.ru_maxrss / 1024, child.returncode
 
@@ -104,6 +111,7 @@ def main() -> None:
         print(
             f"report: {args.days} days, content gaps with {embedder}: {seconds:.1f} s "
             f"(target <= {4 if embedder != 'config' else 20} s; before: 10.3 s), "
+            f"CPU {_LAST_CPU:.1f} s, "
             f"peak RSS {peak:.0f} MB, exit {code}; {size:.0f} kB -> {out}; "
             f"{_load()}",
             flush=True,

@@ -70,3 +70,26 @@ async def test_report_says_there_is_no_previous_period_when_the_log_starts_insid
     store.append_many(_conversation("early", since - timedelta(days=10)))
     text = to_markdown(await build_report(store, since, until, tz=UTC))
     assert "Changes are against the previous period of the same length" in text
+
+
+async def test_weekly_summary_and_report_agree_on_the_same_whole_days() -> None:
+    from supportbot.analytics.stats import StatsService
+    from supportbot.commands.report import local_midnight
+    from supportbot.storage.events import InMemoryEventLog
+
+    now = datetime(2024, 5, 20, 14, 30, tzinfo=UTC)
+    events = [
+        e
+        for hour in range(0, 24 * 9, 5)
+        for e in _conversation(f"c{hour}", now - timedelta(hours=hour))
+    ]
+    log = InMemoryEventLog()
+    await log.append_many(events)
+    summary = await StatsService(log, MOSCOW, clock=lambda: now).weekly_summary_text("en")
+    store = DuckDbEventStore()
+    store.append_many(events)
+    until = local_midnight(now, MOSCOW)
+    since = parse_moment("7d", now=now, tz=MOSCOW)
+    d = report_to_dict(await build_report(store, since, until, tz=MOSCOW))
+    assert f"Conversations: {d['conversations']}" in summary
+    assert f"Deflection (self-service): {d['deflection'] * 100:.0f}%" in summary

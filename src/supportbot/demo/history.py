@@ -250,7 +250,7 @@ OPERATORS = [
     _Operator(101, "Anna", 0.5, 0.3),
     _Operator(102, "Boris", 0.7, 0.2),
     _Operator(103, "Carmen", 1.0, 0.0),
-    _Operator(104, "Dmitry", 1.0, 0.1),
+    _Operator(104, "Dmitry", 1.2, 0.1),  # distinct from Carmen: equal speeds made equal medians
     _Operator(105, "Elena", 1.4, -0.2),
     _Operator(106, "Farid", 2.0, -0.4),
 ]

@@ -187,6 +187,20 @@ async def test_event_store_empty_period(filled_store: DuckDbEventStore) -> None:
     assert len(cols) == 0
 
 
+async def test_event_log_columns_for_stats_match_the_store(
+    log: InMemoryEventLog | SqliteEventLog,
+) -> None:
+    await log.append_many(_sample())
+    cols = await log.read_columns(T0, T0 + timedelta(hours=1))
+    expected = columns_from(_sample())
+    assert cols.ts.tolist() == expected.ts.tolist()
+    assert np.array_equal(cols.value, expected.value, equal_nan=True)
+    assert [cols.strings[k] for k in cols.kind] == [str(e.kind) for e in _sample()]
+    if isinstance(log, SqliteEventLog):
+        texts = await log.read_texts(cols.event_id.tolist())
+        assert list(texts.values()) == ["карта не проходит"]
+
+
 async def test_event_log_empty_period(log: InMemoryEventLog | SqliteEventLog) -> None:
     assert await log.read(T0, T0 + timedelta(days=1)) == []
 

@@ -7,6 +7,7 @@ which copies new rows through `SqliteEventSource`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -15,10 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from supportbot.analytics.table import from_micros, to_micros
+from supportbot.analytics.table import EventColumns, from_micros, to_micros
 from supportbot.domain.events import Event, EventKind
 from supportbot.storage.db import Database, Migration
-from supportbot.storage.event_store import RAW_SCHEMA
+from supportbot.storage.event_store import RAW_SCHEMA, DuckDbEventStore
 
 MIGRATIONS: list[Migration] = [
     (
@@ -120,6 +121,49 @@ class SqliteEventLog:
             rows = await cursor.fetchall()
         return [_event(row) for row in rows]
 
+    async def read_columns(self, since: datetime, until: datetime) -> EventColumns:
+        """A day or a week of events as columns (`/stats`), through an in-memory DuckDB
+        store: the same extraction as reports, without an `Event` object per row."""
+        async with self._db.connection.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+            (to_micros(since), to_micros(until)),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        return await asyncio.to_thread(_columns_of_rows, rows)
+
+    async def read_texts(self, event_ids: Sequence[int]) -> dict[int, str]:
+        """The `data["text"]` of the given events, for those that have one."""
+        found: dict[int, str] = {}
+        unique = list(dict.fromkeys(int(i) for i in event_ids))
+        for start in range(0, len(unique), _BATCH):
+            part = unique[start : start + _BATCH]
+            marks = ",".join("?" * len(part))
+            async with self._db.connection.execute(
+                f"SELECT id, json_extract(data, '$.text') FROM events WHERE id IN ({marks})",
+                part,
+            ) as cursor:
+                for event_id, text in await cursor.fetchall():
+                    if isinstance(text, str):
+                        found[int(event_id)] = text
+        return found
+
+
+def _columns_of_rows(rows: Sequence[Sequence[Any]]) -> EventColumns:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(RAW_SCHEMA)
+    raw = pa.table(
+        [
+            pa.array(column, type=field.type)
+            for column, field in zip(columns, RAW_SCHEMA, strict=True)
+        ],
+        schema=RAW_SCHEMA,
+    )
+    store = DuckDbEventStore(threads=1)
+    try:
+        store.ingest(raw)
+        return store.columns()
+    finally:
+        store.close()
+
 
 def event_store_path(database: Path) -> Path:
     """Where the DuckDB event store of a SQLite database lives: beside it."""
@@ -205,3 +249,13 @@ class InMemoryEventLog:
     async def read(self, since: datetime, until: datetime) -> list[Event]:
         """Events with since <= ts < until, oldest first."""
         return [self._events[i] for i in self._ids_between(since, until)]
+
+    async def read_columns(self, since: datetime, until: datetime) -> EventColumns:
+        """Events with since <= ts < until as columns (as the SQLite log hands them out)."""
+        events = await self.read(since, until)
+        store = DuckDbEventStore(threads=1)
+        try:
+            store.append_many(events)
+            return store.columns()
+        finally:
+            store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import re
@@ -234,7 +235,10 @@ async def produce(
     await db.close()
     store = await asyncio.to_thread(DuckDbEventStore, event_store_path(database))
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            if fmt == "html":
+                # matplotlib takes a second to import: done while DuckDB reads the month.
+                pool.submit(importlib.import_module, "matplotlib.figure")
             embed = _lazy_embed(pool, settings, gaps_embedder)
             known_articles: Future[dict[str, KnownArticle]] = pool.submit(
                 _known_articles, settings

@@ -273,8 +273,9 @@ class DuckDbEventStore:
     def columns(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> EventColumns:
-        """Events with since <= ts < until (all when not given) as columns, in time order
-        (ties by id); `conversation` holds dense conversation numbers."""
+        """Events with since <= ts < until (all when not given) as columns, in id order
+        (nearly time order: the report's frame fixes the few late rows); `conversation`
+        holds dense conversation numbers."""
         low = to_micros(since) if since is not None else np.iinfo(np.int64).min
         high = to_micros(until) if until is not None else np.iinfo(np.int64).max
         with self._lock:
@@ -294,7 +295,7 @@ class DuckDbEventStore:
                        coalesce(arms, {NO_CODE}) AS arms,
                        coalesce(value, 'NaN'::DOUBLE) AS value,
                        coalesce(flag, -1) AS flag
-                FROM events WHERE ts >= $low AND ts < $high ORDER BY ts, id
+                FROM events WHERE ts >= $low AND ts < $high
                 """,
                 params={"low": low, "high": high},
             ).to_arrow_table()

@@ -122,16 +122,16 @@ CREATE TABLE IF NOT EXISTS events (
     ts BIGINT NOT NULL,
     conversation BIGINT NOT NULL,
     user_id BIGINT NOT NULL,
-    ticket BIGINT,
-    operator BIGINT,
-    kind INTEGER NOT NULL,
-    article INTEGER,
-    label INTEGER,
-    label2 INTEGER,
-    items INTEGER,
-    arms INTEGER,
-    value DOUBLE,
-    flag TINYINT,
+    ticket BIGINT NOT NULL,      -- NONE_ID when absent
+    operator BIGINT NOT NULL,    -- NONE_ID when absent
+    kind INTEGER NOT NULL,       -- codes into strings; NO_CODE when absent
+    article INTEGER NOT NULL,
+    label INTEGER NOT NULL,
+    label2 INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    arms INTEGER NOT NULL,
+    value DOUBLE NOT NULL,       -- NaN when absent
+    flag TINYINT NOT NULL,       -- -1 when absent
     text VARCHAR
 );
 CREATE TABLE IF NOT EXISTS conversations (id VARCHAR PRIMARY KEY, no BIGINT NOT NULL);
@@ -154,6 +154,7 @@ class DuckDbEventStore:
                 f"the event store {path} is in use by another process (another report?): {exc}"
             ) from None
         self._db.execute(f"SET threads = {int(threads)}")
+        self._db.execute("SET enable_progress_bar = false")  # never on a report's stdout
         self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -222,12 +223,16 @@ class DuckDbEventStore:
                 f"LEFT JOIN strings s_{name} ON s_{name}.text = st.{name}"
                 for name in _STRING_COLUMNS
             )
-            codes = ", ".join(f"s_{name}.code" for name in _STRING_COLUMNS)
+            # Absent values are stored as the numpy side spells them (NONE_ID, NO_CODE, NaN,
+            # -1), so a report reads plain columns without a conversion per row.
+            codes = ", ".join(f"coalesce(s_{name}.code, {NO_CODE})" for name in _STRING_COLUMNS)
             db.execute(
                 f"""
                 INSERT INTO events
                 SELECT st.id, st.ts, c.no, st.user_id,
-                       st.ticket_id, st.operator_id, {codes}, st.value, st.flag, st.text
+                       coalesce(st.ticket_id, {NONE_ID}), coalesce(st.operator_id, {NONE_ID}),
+                       {codes}, coalesce(st.value, 'NaN'::DOUBLE), coalesce(st.flag, -1),
+                       st.text
                 FROM staged st JOIN conversations c ON c.id = st.conversation_id {joins}
                 ORDER BY st.id
                 """
@@ -285,16 +290,8 @@ class DuckDbEventStore:
             )
             found = self._db.sql(
                 f"""
-                SELECT id AS event_id, ts, conversation, user_id AS user,
-                       coalesce(ticket, {NONE_ID}) AS ticket,
-                       coalesce(operator, {NONE_ID}) AS operator, kind,
-                       coalesce(article, {NO_CODE}) AS article,
-                       coalesce(label, {NO_CODE}) AS label,
-                       coalesce(label2, {NO_CODE}) AS label2,
-                       coalesce(items, {NO_CODE}) AS items,
-                       coalesce(arms, {NO_CODE}) AS arms,
-                       coalesce(value, 'NaN'::DOUBLE) AS value,
-                       coalesce(flag, -1) AS flag
+                SELECT id AS event_id, ts, conversation, user_id AS user, ticket, operator,
+                       kind, article, label, label2, items, arms, value, flag
                 FROM events WHERE ts >= $low AND ts < $high
                 """,
                 params={"low": low, "high": high},

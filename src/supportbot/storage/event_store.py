@@ -289,7 +289,7 @@ class DuckDbEventStore:
                 for row in self._db.execute("SELECT text FROM strings ORDER BY code").fetchall()
             )
             found = self._db.sql(
-                f"""
+                """
                 SELECT id AS event_id, ts, conversation, user_id AS user, ticket, operator,
                        kind, article, label, label2, items, arms, value, flag
                 FROM events WHERE ts >= $low AND ts < $high

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from supportbot.analytics.kpis import EventFrame, compute_period
+from supportbot.analytics.frame import EventFrame
+from supportbot.analytics.kpis import compute_period
 from supportbot.analytics.table import columns_from
 from supportbot.domain.events import Event, EventKind
 

@@ -12,14 +12,9 @@ from typing import Any
 import numpy as np
 
 from supportbot.analytics.experiments import ExperimentReport, compare_arms
+from supportbot.analytics.frame import EventFrame
 from supportbot.analytics.gaps import Cluster, Embed, Theme, find_themes, kmeans
-from supportbot.analytics.kpis import (
-    LOOKBACK,
-    CategoryStats,
-    EventFrame,
-    PeriodStats,
-    compute_period,
-)
+from supportbot.analytics.kpis import LOOKBACK, CategoryStats, PeriodStats, compute_period
 from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns, to_micros
 
 PREVIOUS_MISSING_SHARE = 0.1

@@ -93,3 +93,12 @@ async def test_weekly_summary_and_report_agree_on_the_same_whole_days() -> None:
     d = report_to_dict(await build_report(store, since, until, tz=MOSCOW))
     assert f"Conversations: {d['conversations']}" in summary
     assert f"Deflection (self-service): {d['deflection'] * 100:.0f}%" in summary
+
+
+def test_report_the_day_the_log_starts_on_is_partial() -> None:
+    since = datetime(2024, 5, 1, tzinfo=UTC)
+    until = datetime(2024, 5, 31, tzinfo=UTC)
+    started = since + timedelta(hours=18)
+    micros = int((started - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+    assert partial_days(since, until, UTC, log_start=micros) == ("2024-05-01",)
+    assert partial_days(since, until, UTC, log_start=micros - 18 * 3600 * 10**6) == ()

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, time, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
@@ -92,10 +92,17 @@ def compare_categories(
     return rows
 
 
-def partial_days(since: datetime, until: datetime, tz: tzinfo) -> tuple[str, ...]:
-    """The local dates at the period's edges that it does not cover whole."""
+def partial_days(
+    since: datetime, until: datetime, tz: tzinfo, *, log_start: int | None = None
+) -> tuple[str, ...]:
+    """The local dates at the period's edges that it does not cover whole, including the
+    day the log starts on when that is inside the period (`log_start`: microseconds)."""
     out: list[str] = []
     start, end = since.astimezone(tz), until.astimezone(tz)
+    if log_start is not None and to_micros(since) < log_start < to_micros(until):
+        first = (since + timedelta(microseconds=log_start - to_micros(since))).astimezone(tz)
+        if first.time() != time():
+            start = first
     if start.time() != time():
         out.append(start.date().isoformat())
     if end.time() != time() and end.date().isoformat() not in out:
@@ -214,7 +221,7 @@ async def build_report(
         gap_messages=int(gap_ids.size),
         gaps_sampled=bool(sampled),
         experiment=experiment_report,
-        partial_days=partial_days(since, until, tz),
+        partial_days=partial_days(since, until, tz, log_start=earliest),
     )
 
 

@@ -270,3 +270,20 @@ async def test_sqlite_event_source_bulk_append_reads_back_as_events(tmp_path: Pa
     got = await SqliteEventLog(db).read(T0, T0 + timedelta(hours=1))
     await db.close()
     assert got == _sample()
+
+
+def test_event_store_of_another_layout_is_rebuilt_from_the_source(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE events (id BIGINT, ts BIGINT); INSERT INTO events VALUES (1, 2)")
+    old.execute(
+        "CREATE TABLE synced (event_id BIGINT, ts BIGINT); INSERT INTO synced VALUES (1, 2)"
+    )
+    old.close()
+    store = DuckDbEventStore(path)
+    assert store.last_synced() is None  # nothing kept: the next sync copies everything
+    store.append_many(_sample())
+    assert len(store.columns()) == len(_sample())
+    store.close()

@@ -113,6 +113,9 @@ _ITEMS = _json_case(
 )
 _TEXT = "CASE kind WHEN 'decision' THEN data ->> '$.text' END"
 
+LAYOUT_VERSION = 1
+"""Bumped whenever the tables below change: an older store is then rebuilt from its source."""
+
 _STRING_COLUMNS = ("kind", "article", "label", "label2", "items", "arms")
 
 _SCHEMA = """
@@ -155,8 +158,21 @@ class DuckDbEventStore:
             ) from None
         self._db.execute(f"SET threads = {int(threads)}")
         self._db.execute("SET enable_progress_bar = false")  # never on a report's stdout
-        self._db.execute(_SCHEMA)
+        self._ensure_schema()
         self._lock = threading.Lock()
+
+    def _ensure_schema(self) -> None:
+        """Create the tables; a store of another layout is dropped and copied afresh (it
+        is derived data: the source still has every event)."""
+        self._db.execute("CREATE TABLE IF NOT EXISTS layout (version INTEGER NOT NULL)")
+        found = self._db.execute("SELECT version FROM layout").fetchall()
+        if found and found[0][0] == LAYOUT_VERSION:
+            return
+        for table in ("events", "strings", "conversations", "synced", "layout"):
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")
+        self._db.execute(_SCHEMA)
+        self._db.execute("CREATE TABLE layout (version INTEGER NOT NULL)")
+        self._db.execute("INSERT INTO layout VALUES (?)", [LAYOUT_VERSION])
 
     def close(self) -> None:
         """Close the database."""

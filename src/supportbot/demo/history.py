@@ -13,40 +13,31 @@ day is millions of events, far too many for a Python object per event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from supportbot.analytics.experiments import assign_arm
 from supportbot.analytics.table import (
     ITEM_SEP,
     NO_CODE,
-    NONE_ID,
     EventColumns,
     arms_key,
-    conversation_key,
-    from_micros,
     to_micros,
 )
 from supportbot.demo.catalog import (
     _CATEGORY_WEIGHTS,
     _DAY_US,
     _HOURLY,
-    _LATEST_CLOSE,
     _OTHER_QUESTION,
     _OTHER_WEIGHT,
-    _PERSON_AGAIN,
     _PII,
     _QUESTIONS,
     GAP_THEMES,
     RISE,
-    SUBCATEGORIES,
     DemoArticle,
     desk_pairs,
     load_demo_articles,
@@ -64,104 +55,14 @@ __all__ = [
     "load_demo_articles",
     "rising_category",
 ]
+from supportbot.demo.builder import DemoBatch, _Day, _json, _objects, _Strings
+from supportbot.demo.tickets import OPERATORS, _tickets
 from supportbot.domain.events import Event, EventKind
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 Objects = npt.NDArray[np.object_]
-
-
-@dataclass(frozen=True, slots=True)
-class _Operator:
-    id: int
-    name: str
-    speed: float  # multiplies reply delays: 0.5 is twice as fast as 1.0
-    quality: float  # shifts ratings
-
-
-OPERATORS = [
-    _Operator(101, "Anna", 0.5, 0.3),
-    _Operator(102, "Boris", 0.7, 0.2),
-    _Operator(103, "Carmen", 1.0, 0.0),
-    _Operator(104, "Dmitry", 1.2, 0.1),  # distinct from Carmen: equal speeds made equal medians
-    _Operator(105, "Elena", 1.4, -0.2),
-    _Operator(106, "Farid", 2.0, -0.4),
-]
-
-
-@dataclass(frozen=True, slots=True)
-class DemoBatch:
-    """One demo day: its events as columns (`event_id` = position) and each row's texts."""
-
-    columns: EventColumns
-    conversation_ids: list[str]
-    data: list[str | None]
-    """The JSON object each event row stores as `data` (None when empty)."""
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-    def to_arrow(self, first_id: int) -> pa.Table:
-        """The rows as an event log stores them (`RAW_SCHEMA`), with ids from `first_id`."""
-        c = self.columns
-        table = np.empty(len(c.strings) + 1, dtype=object)  # index -1 (NO_CODE) is None
-        table[:-1] = c.strings
-        table[-1] = None
-
-        def ids(values: I64) -> pa.Array:
-            return pa.array(values, mask=values == NONE_ID, type=pa.int64())
-
-        return pa.table(
-            {
-                "id": pa.array(np.arange(first_id, first_id + len(c), dtype=np.int64)),
-                "ts": pa.array(c.ts),
-                "kind": pa.array(table[c.kind], type=pa.string()),
-                "conversation_id": pa.array(self.conversation_ids, type=pa.string()),
-                "user_id": pa.array(c.user),
-                "ticket_id": ids(c.ticket),
-                "operator_id": ids(c.operator),
-                "article_id": pa.array(table[c.article], type=pa.string()),
-                "data": pa.array(self.data, type=pa.string()),
-                "arms": pa.array(table[c.arms], type=pa.string()),
-            }
-        )
-
-    def events(self) -> list[Event]:
-        """The same events as `Event` objects (for in-memory logs and tests; slow for a month)."""
-        c = self.columns
-        strings = c.strings
-        arms: dict[int, dict[str, str]] = {}
-        out: list[Event] = []
-        for i, (ts, kind, user, ticket, operator, article, arm) in enumerate(
-            zip(
-                c.ts.tolist(),
-                c.kind.tolist(),
-                c.user.tolist(),
-                c.ticket.tolist(),
-                c.operator.tolist(),
-                c.article.tolist(),
-                c.arms.tolist(),
-                strict=True,
-            )
-        ):
-            if arm not in arms:
-                arms[arm] = json.loads(strings[arm]) if arm != NO_CODE else {}
-            data = self.data[i]
-            out.append(
-                Event(
-                    ts=from_micros(ts),
-                    kind=EventKind(strings[kind]),
-                    conversation_id=self.conversation_ids[i],
-                    user_id=user,
-                    ticket_id=None if ticket == NONE_ID else ticket,
-                    operator_id=None if operator == NONE_ID else operator,
-                    article_id=None if article == NO_CODE else strings[article],
-                    data=json.loads(data) if data else {},
-                    arms=arms[arm],
-                )
-            )
-        return out
 
 
 def demo_history(
@@ -194,147 +95,6 @@ def demo_history(
             experiments=experiments,
             seed=seed,
         ).events()
-
-
-class _Strings:
-    """The string dictionary of one batch (codes as `EventColumns` uses them)."""
-
-    def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
-
-    def code(self, text: str) -> int:
-        found = self._codes.get(text)
-        if found is None:
-            found = self._codes[text] = len(self._codes)
-        return found
-
-    def codes(self, texts: Sequence[str]) -> I32:
-        return np.array([self.code(t) for t in texts], dtype=np.int32)
-
-    def table(self) -> tuple[str, ...]:
-        return tuple(self._codes)
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _objects(texts: Sequence[str | None]) -> Objects:
-    out = np.empty(len(texts), dtype=object)
-    out[:] = texts
-    return out
-
-
-_Column = npt.NDArray[Any] | int | float | None
-
-
-class _Day:
-    """Events of one day gathered stage by stage; each conversation's stages in order."""
-
-    _FIELDS = ("ticket", "operator", "article", "label", "label2", "items", "value", "flag")
-    _FILL: ClassVar[Mapping[str, tuple[float, type]]] = {
-        "ticket": (NONE_ID, np.int64),
-        "operator": (NONE_ID, np.int64),
-        "article": (NO_CODE, np.int32),
-        "label": (NO_CODE, np.int32),
-        "label2": (NO_CODE, np.int32),
-        "items": (NO_CODE, np.int32),
-        "value": (np.nan, np.float64),
-        "flag": (-1, np.int8),
-    }
-
-    def __init__(self, strings: _Strings) -> None:
-        self.strings = strings
-        self.parts: dict[str, list[npt.NDArray[np.generic]]] = {
-            name: [] for name in ("conv", "at", "kind", "seq", "data", *self._FIELDS)
-        }
-        self._seq = 0
-
-    def add(
-        self,
-        conv: I64,
-        at: F64,
-        kind: EventKind,
-        data: str | Objects | None = None,
-        **fields: _Column,
-    ) -> None:
-        """Events of `kind` for conversations `conv` at `at` seconds after their start.
-
-        `fields` are column values (arrays aligned with `conv`, or one value for all).
-        """
-        m = int(conv.size)
-        if m == 0:
-            return
-        self._seq += 1
-        self.parts["conv"].append(conv)
-        self.parts["at"].append(np.broadcast_to(np.asarray(at, dtype=np.float64), (m,)))
-        self.parts["kind"].append(np.full(m, self.strings.code(str(kind)), dtype=np.int32))
-        self.parts["seq"].append(np.full(m, self._seq, dtype=np.int32))
-        if data is None or isinstance(data, str):
-            self.parts["data"].append(np.full(m, data, dtype=object))
-        else:
-            self.parts["data"].append(data)
-        for name in self._FIELDS:
-            fill, dtype = self._FILL[name]
-            value = fields.get(name)
-            column = np.full(m, fill, dtype=dtype) if value is None else value
-            self.parts[name].append(np.broadcast_to(np.asarray(column, dtype=dtype), (m,)))
-
-    def received(self, conv: I64, at: F64, texts: Sequence[str], langs: Sequence[str]) -> None:
-        """`message_received` events of the users' `texts` (written in `langs`)."""
-        self.add(
-            conv,
-            at,
-            EventKind.MESSAGE_RECEIVED,
-            _objects(
-                [
-                    _json({"lang": lang, "text_len": len(t)})
-                    for lang, t in zip(langs, texts, strict=True)
-                ]
-            ),
-            value=np.array([len(t) for t in texts], dtype=np.float64),
-            label=np.array([self.strings.code(lang) for lang in langs], dtype=np.int32),
-        )
-
-    def finish(
-        self,
-        t0: I64,
-        users: I64,
-        arms: I32,
-        conversation_ids: list[str],
-        end_us: int,
-    ) -> DemoBatch:
-        """Time-ordered columns of everything before `end_us`."""
-        if not self.parts["conv"]:
-            empty = EventColumns.empty()
-            return DemoBatch(empty, [], [])
-        joined = {name: np.concatenate(parts) for name, parts in self.parts.items()}
-        conv = joined["conv"].astype(np.int64)
-        ts = t0[conv] + np.round(joined["at"] * 1e6).astype(np.int64)
-        keep = np.nonzero(ts < end_us)[0]
-        # Time order; ties within a conversation keep the order the stages were added in.
-        order = keep[np.lexsort((joined["seq"][keep], conv[keep], ts[keep]))]
-        conv = conv[order]
-        keys = np.array([conversation_key(c) for c in conversation_ids], dtype=np.int64)
-        ids = _objects(conversation_ids)
-        columns = EventColumns(
-            event_id=np.arange(order.size, dtype=np.int64),
-            ts=ts[order],
-            conversation=keys[conv],
-            user=users[conv],
-            ticket=joined["ticket"][order],
-            operator=joined["operator"][order],
-            kind=joined["kind"][order],
-            article=joined["article"][order],
-            label=joined["label"][order],
-            label2=joined["label2"][order],
-            items=joined["items"][order],
-            arms=arms[conv],
-            value=joined["value"][order],
-            flag=joined["flag"][order],
-            strings=self.strings.table(),
-        )
-        return DemoBatch(columns, ids[conv].tolist(), joined["data"][order].tolist())
 
 
 def _arms_of(
@@ -645,261 +405,3 @@ def _day_conversations(
         conversation_ids,
         end_us,
     )
-
-
-def _ticket_categories(
-    categories: Sequence[str], articles: Sequence[DemoArticle]
-) -> list[list[tuple[str, str | None]]]:
-    """Per knowledge-base category: the (category, subcategory) pairs its tickets close with."""
-    out: list[list[tuple[str, str | None]]] = []
-    for cat, made_up in zip(categories, _subcategories(categories, articles), strict=True):
-        desk = sorted({pair for a in articles if a.category == cat for pair in a.desk}, key=str)
-        out.append(desk or [(cat, sub) for sub in made_up])
-    return out
-
-
-def _subcategories(categories: Sequence[str], articles: Sequence[DemoArticle]) -> list[list[str]]:
-    out = []
-    for cat in categories:
-        subs = SUBCATEGORIES.get(cat) or sorted(
-            {a.id.rsplit("/", 1)[-1] for a in articles if a.category == cat}
-        )
-        out.append(subs or ["other"])
-    return out
-
-
-def _tickets(
-    out: _Day,
-    rng: np.random.Generator,
-    conv: I64,
-    at: F64,
-    reason: Objects,
-    category: I64,
-    ru: npt.NDArray[np.bool_],
-    hour_load: F64,
-    t0: I64,
-    day: int,
-    categories: Sequence[str],
-    articles: Sequence[DemoArticle],
-) -> tuple[I64, I64]:
-    """Handoffs: queue, operator, replies, close, rating, FCR; some reopened later.
-
-    Follow-up conversations (the ones that reopened a ticket) are numbered after the day's
-    conversations; returns their start (us) and the conversation each one follows.
-    """
-    strings = out.strings
-    m = conv.size
-    ticket = day * 10_000_000 + 1 + np.arange(m, dtype=np.int64)
-    who = rng.integers(len(OPERATORS), size=m)
-    op_id = np.array([op.id for op in OPERATORS], dtype=np.int64)[who]
-    speed = np.array([op.speed for op in OPERATORS])[who]
-    quality = np.array([op.quality for op in OPERATORS])[who]
-    name_code = strings.codes([op.name for op in OPERATORS])[who]
-    name_json = _objects([_json({"operator": op.name}) for op in OPERATORS])[who]
-    reason_code = strings.codes([str(r) for r in reason.tolist()])
-
-    out.add(conv, at, EventKind.BOT_REPLY)
-    out.add(
-        conv,
-        at,
-        EventKind.HANDOFF,
-        _objects([_json({"reason": r}) for r in reason.tolist()]),
-        ticket=ticket,
-        label=reason_code,
-    )
-    position = 1 + (hour_load * 3).astype(np.int64)
-    out.add(
-        conv,
-        at,
-        EventKind.QUEUED,
-        _objects([f'{{"position":{p}}}' for p in position.tolist()]),
-        ticket=ticket,
-        value=position.astype(np.float64),
-    )
-    wait = rng.exponential(1.0, size=m) * 120 * hour_load**2 + 10
-    at = at + wait
-    out.add(
-        conv,
-        at,
-        EventKind.TAKEN,
-        _objects(
-            [
-                f'{{"operator":"{OPERATORS[w].name}","wait_s":{round(s, 3)}}}'
-                for w, s in zip(who.tolist(), wait.tolist(), strict=True)
-            ]
-        ),
-        ticket=ticket,
-        operator=op_id,
-        label=name_code,
-    )
-    at = at + rng.exponential(1.0, size=m) * 90 * speed + 15
-    out.add(
-        conv,
-        at,
-        EventKind.OPERATOR_REPLY,
-        name_json,
-        ticket=ticket,
-        operator=op_id,
-        label=name_code,
-    )
-    more = rng.integers(0, 3, size=m)
-    for round_no in (0, 1):
-        sel = np.nonzero(more > round_no)[0]
-        at[sel] += rng.uniform(20, 300, size=sel.size)
-        out.add(
-            conv[sel],
-            at[sel],
-            EventKind.MESSAGE_RECEIVED,
-            '{"text_len":40}',
-            ticket=ticket[sel],
-            value=40.0,
-        )
-        at[sel] += rng.exponential(1.0, size=sel.size) * 120 * speed[sel] + 10
-        out.add(
-            conv[sel],
-            at[sel],
-            EventKind.OPERATOR_REPLY,
-            name_json[sel],
-            ticket=ticket[sel],
-            operator=op_id[sel],
-            label=name_code[sel],
-        )
-    at = at + rng.uniform(60, 1200, size=m) * speed
-    # Events from here on that fall after the end of the history are dropped by `finish`:
-    # those tickets are still open.
-    pairs = _ticket_categories(categories, articles)
-    pick = (rng.random(m) * np.array([len(pairs[c]) for c in category])).astype(np.int64)
-    chosen = [pairs[c][k] for c, k in zip(category.tolist(), pick.tolist(), strict=True)]
-    cat_name = [c for c, _ in chosen]
-    sub_name = [sb for _, sb in chosen]
-    sub_code = np.array(
-        [strings.code(sb) if sb is not None else NO_CODE for sb in sub_name], dtype=np.int32
-    )
-    cat_code = strings.codes(cat_name)
-    closed_json = {
-        (c, sb, again): _json(
-            {
-                "category": c,
-                "subcategory": sb,
-                "by": "operator",
-                "solved_by_bot": False,
-                "reopened": again,
-            }
-        )
-        for c, sb in set(zip(cat_name, sub_name, strict=True))
-        for again in (0, 1)
-    }
-
-    def close(conv: I64, at: F64, rows: I64, again: int, solved: npt.NDArray[np.bool_]) -> None:
-        out.add(
-            conv,
-            at,
-            EventKind.CLOSED,
-            _objects([closed_json[(cat_name[r], sub_name[r], again)] for r in rows.tolist()]),
-            ticket=ticket[rows],
-            operator=op_id[rows],
-            label=cat_code[rows],
-            label2=sub_code[rows],
-            value=float(again),
-            flag=0,
-        )
-        out.add(conv, at, EventKind.RATING_REQUESTED, ticket=ticket[rows], operator=op_id[rows])
-        rated = np.nonzero(rng.random(rows.size) < 0.45)[0]
-        mood = (
-            4.2
-            + quality[rows[rated]]
-            - np.minimum(wait[rows[rated]] / 1800, 1.5)
-            + rng.normal(0, 0.9, size=rated.size)
-        )
-        score = np.clip(np.round(mood), 1, 5).astype(np.int64)
-        out.add(
-            conv[rated],
-            at[rated] + rng.uniform(5, 600, size=rated.size),
-            EventKind.RATING,
-            _objects([f'{{"score":{k}}}' for k in score.tolist()]),
-            ticket=ticket[rows[rated]],
-            operator=op_id[rows[rated]],
-            value=score.astype(np.float64),
-        )
-        out.add(
-            conv,
-            at + 1,
-            EventKind.FCR,
-            _objects(
-                [
-                    f'{{"solved":{"true" if x else "false"},"reopened":{again}}}'
-                    for x in solved.tolist()
-                ]
-            ),
-            ticket=ticket[rows],
-            operator=op_id[rows],
-            value=float(again),
-            flag=solved.astype(np.int8),
-        )
-
-    rows = np.arange(m, dtype=np.int64)
-    solved = rng.random(m) < 0.72 + quality / 4
-    close(conv, at, rows, 0, solved)
-
-    # Some users come back within the reopen grace period (more often when it was not
-    # solved): their next message closes the old conversation and opens a new one, whose
-    # handoff reopens the same ticket; the desk records it under the new conversation.
-    again = np.nonzero(rng.random(m) < np.where(solved, 0.02, 0.12))[0]
-    back = at[again] + rng.uniform(120, 1500, size=again.size)
-    out.add(
-        conv[again],
-        back,
-        EventKind.CONVERSATION_CLOSED,
-        '{"outcome":"handoff"}',
-        ticket=ticket[again],
-        label=strings.code("handoff"),
-    )
-    # The others write again some hours later, if at all: only then does the engine close
-    # the handed-off conversation (this must not count as its resolution).
-    later = np.setdiff1d(rows, again)
-    later = later[rng.random(later.size) < 0.5]
-    out.add(
-        conv[later],
-        at[later] + 600 + np.minimum(rng.exponential(6 * 3600, size=later.size), _LATEST_CLOSE),
-        EventKind.CONVERSATION_CLOSED,
-        '{"outcome":"handoff"}',
-        ticket=ticket[later],
-        label=strings.code("handoff"),
-    )
-    follow_t0 = t0[conv[again]] + np.round(back * 1e6).astype(np.int64)
-    follow = np.arange(again.size, dtype=np.int64) + t0.size
-    text = [_PERSON_AGAIN[0 if r else 1] for r in ru[again].tolist()]
-    zero = np.zeros(again.size)
-    out.received(follow, zero, text, ["ru" if r else "en" for r in ru[again].tolist()])
-    out.add(follow, zero + 1, EventKind.BOT_REPLY)
-    out.add(
-        follow,
-        zero + 1,
-        EventKind.HANDOFF,
-        '{"reason":"user_asked"}',
-        ticket=ticket[again],
-        label=strings.code("user_asked"),
-    )
-    # The operator who closed it gets it back at once.
-    out.add(
-        follow,
-        zero + 1,
-        EventKind.TAKEN,
-        _objects([f'{{"operator":"{OPERATORS[w].name}","wait_s":0.0}}' for w in who[again]]),
-        ticket=ticket[again],
-        operator=op_id[again],
-        label=name_code[again],
-    )
-    reply = 1 + rng.exponential(1.0, size=again.size) * 60 * speed[again] + 10
-    out.add(
-        follow,
-        reply,
-        EventKind.OPERATOR_REPLY,
-        name_json[again],
-        ticket=ticket[again],
-        operator=op_id[again],
-        label=name_code[again],
-    )
-    done = reply + rng.uniform(60, 600, size=again.size) * speed[again]
-    close(follow, done, again, 1, rng.random(again.size) < 0.8)
-    return follow_t0, conv[again]

@@ -100,7 +100,7 @@ class DemoBatch:
         return out
 
 
-class _Strings:
+class Strings:
     """The string dictionary of one batch (codes as `EventColumns` uses them)."""
 
     def __init__(self) -> None:
@@ -119,11 +119,11 @@ class _Strings:
         return tuple(self._codes)
 
 
-def _json(value: object) -> str:
+def to_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _objects(texts: Sequence[str | None]) -> Objects:
+def object_array(texts: Sequence[str | None]) -> Objects:
     out = np.empty(len(texts), dtype=object)
     out[:] = texts
     return out
@@ -132,7 +132,7 @@ def _objects(texts: Sequence[str | None]) -> Objects:
 _Column = npt.NDArray[Any] | int | float | None
 
 
-class _Day:
+class Day:
     """Events of one day gathered stage by stage; each conversation's stages in order."""
 
     _FIELDS = ("ticket", "operator", "article", "label", "label2", "items", "value", "flag")
@@ -147,7 +147,7 @@ class _Day:
         "flag": (-1, np.int8),
     }
 
-    def __init__(self, strings: _Strings) -> None:
+    def __init__(self, strings: Strings) -> None:
         self.strings = strings
         self.parts: dict[str, list[npt.NDArray[np.generic]]] = {
             name: [] for name in ("conv", "at", "kind", "seq", "data", *self._FIELDS)
@@ -190,9 +190,9 @@ class _Day:
             conv,
             at,
             EventKind.MESSAGE_RECEIVED,
-            _objects(
+            object_array(
                 [
-                    _json({"lang": lang, "text_len": len(t)})
+                    to_json({"lang": lang, "text_len": len(t)})
                     for lang, t in zip(langs, texts, strict=True)
                 ]
             ),
@@ -220,7 +220,7 @@ class _Day:
         order = keep[np.lexsort((joined["seq"][keep], conv[keep], ts[keep]))]
         conv = conv[order]
         keys = np.array([conversation_key(c) for c in conversation_ids], dtype=np.int64)
-        ids = _objects(conversation_ids)
+        ids = object_array(conversation_ids)
         columns = EventColumns(
             event_id=np.arange(order.size, dtype=np.int64),
             ts=ts[order],

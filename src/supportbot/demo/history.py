@@ -28,6 +28,7 @@ from supportbot.analytics.table import (
     arms_key,
     to_micros,
 )
+from supportbot.demo.builder import Day, DemoBatch, Strings, object_array, to_json
 from supportbot.demo.catalog import (
     _CATEGORY_WEIGHTS,
     _DAY_US,
@@ -43,6 +44,8 @@ from supportbot.demo.catalog import (
     load_demo_articles,
     rising_category,
 )
+from supportbot.demo.tickets import OPERATORS, desk_side
+from supportbot.domain.events import Event, EventKind
 
 __all__ = [
     "GAP_THEMES",
@@ -55,9 +58,6 @@ __all__ = [
     "load_demo_articles",
     "rising_category",
 ]
-from supportbot.demo.builder import DemoBatch, _Day, _json, _objects, _Strings
-from supportbot.demo.tickets import OPERATORS, _tickets
-from supportbot.domain.events import Event, EventKind
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -98,7 +98,7 @@ def demo_history(
 
 
 def _arms_of(
-    users: I64, experiments: Mapping[str, Mapping[str, float]], strings: _Strings
+    users: I64, experiments: Mapping[str, Mapping[str, float]], strings: Strings
 ) -> tuple[I32, F64]:
     """Per user: the code of their arms mapping and their self-service boost."""
     codes = np.full(users.size, NO_CODE, dtype=np.int32)
@@ -189,8 +189,8 @@ def demo_day(
     # Nothing of a conversation happens a day or more after it began (`_LATEST_CLOSE`).
     picked = [(p, np.nonzero((p.columns.ts >= start) & (p.columns.ts < stop))[0]) for p in parts]
     columns = EventColumns.concat([p.columns.select(rows) for p, rows in picked])
-    ids = np.concatenate([_objects(p.conversation_ids)[rows] for p, rows in picked])
-    texts = np.concatenate([_objects(p.data)[rows] for p, rows in picked])
+    ids = np.concatenate([object_array(p.conversation_ids)[rows] for p, rows in picked])
+    texts = np.concatenate([object_array(p.data)[rows] for p, rows in picked])
     order = np.argsort(columns.ts, kind="stable")
     columns = replace(columns.select(order), event_id=np.arange(order.size, dtype=np.int64))
     return DemoBatch(columns, ids[order].tolist(), texts[order].tolist())
@@ -209,8 +209,8 @@ def _day_conversations(
     """Every event (before `end`) of the conversations begun on day `day`, time-ordered."""
     rng = np.random.default_rng([seed, day])
     experiments = dict(experiments or {})
-    strings = _Strings()
-    out = _Day(strings)
+    strings = Strings()
+    out = Day(strings)
     categories = sorted({a.category for a in articles})
     rising = rising_category(categories)
     end_us = to_micros(end)
@@ -257,9 +257,9 @@ def _day_conversations(
         g,
         at[g] + 1,
         EventKind.DECISION,
-        _objects(
+        object_array(
             [
-                _json({"decision": "handoff", "confidence": c, "articles": [], "text": t})
+                to_json({"decision": "handoff", "confidence": c, "articles": [], "text": t})
                 for c, t in zip(confidence, texts, strict=True)
             ]
         ),
@@ -279,7 +279,7 @@ def _day_conversations(
         [strings.code(ITEM_SEP.join(ids)) if ids else NO_CODE for ids in combo_ids],
         dtype=np.int32,
     )
-    combo_json = [_json(ids) for ids in combo_ids]
+    combo_json = [to_json(ids) for ids in combo_ids]
     questions = {
         (ci, r): (_QUESTIONS.get(cat, _OTHER_QUESTION)[0 if r else 1])
         for ci, cat in enumerate(categories)
@@ -288,12 +288,12 @@ def _day_conversations(
     asked = [questions[(c, r)] for c, r in zip(category[s].tolist(), ru[s].tolist(), strict=True)]
     confidence = [round(x, 3) for x in rng.uniform(0.35, 0.9, size=s.size).tolist()]
     out.received(s, at[s], asked, lang_name[s].tolist())
-    text_json = {q: _json(q) for q in set(asked)}
+    text_json = {q: to_json(q) for q in set(asked)}
     out.add(
         s,
         at[s] + 1,
         EventKind.DECISION,
-        _objects(
+        object_array(
             [
                 f'{{"decision":"suggest","confidence":{c},"articles":{combo_json[k]},'
                 f'"text":{text_json[q]}}}'
@@ -308,7 +308,7 @@ def _day_conversations(
         s,
         at[s] + 2,
         EventKind.SUGGESTION_SHOWN,
-        _objects([f'{{"articles":{combo_json[k]}}}' for k in combo_of.tolist()]),
+        object_array([f'{{"articles":{combo_json[k]}}}' for k in combo_of.tolist()]),
         items=combo_code[combo_of],
     )
     at[s] += rng.uniform(5, 60, size=s.size)
@@ -382,7 +382,7 @@ def _day_conversations(
     reason[unhelped[~gave_up]] = "not_helpful"
 
     t = np.nonzero(reason != "")[0]
-    follow_t0, follow_of = _tickets(
+    follow_t0, follow_of = desk_side(
         out,
         rng,
         t,

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from supportbot.analytics.table import (
     NO_CODE,
 )
-from supportbot.demo.builder import _Day, _json, _objects
+from supportbot.demo.builder import Day, object_array, to_json
 from supportbot.demo.catalog import (
     _LATEST_CLOSE,
     _PERSON_AGAIN,
@@ -65,8 +65,8 @@ def _subcategories(categories: Sequence[str], articles: Sequence[DemoArticle]) -
     return out
 
 
-def _tickets(
-    out: _Day,
+def desk_side(
+    out: Day,
     rng: np.random.Generator,
     conv: I64,
     at: F64,
@@ -92,7 +92,7 @@ def _tickets(
     speed = np.array([op.speed for op in OPERATORS])[who]
     quality = np.array([op.quality for op in OPERATORS])[who]
     name_code = strings.codes([op.name for op in OPERATORS])[who]
-    name_json = _objects([_json({"operator": op.name}) for op in OPERATORS])[who]
+    name_json = object_array([to_json({"operator": op.name}) for op in OPERATORS])[who]
     reason_code = strings.codes([str(r) for r in reason.tolist()])
 
     out.add(conv, at, EventKind.BOT_REPLY)
@@ -100,7 +100,7 @@ def _tickets(
         conv,
         at,
         EventKind.HANDOFF,
-        _objects([_json({"reason": r}) for r in reason.tolist()]),
+        object_array([to_json({"reason": r}) for r in reason.tolist()]),
         ticket=ticket,
         label=reason_code,
     )
@@ -109,7 +109,7 @@ def _tickets(
         conv,
         at,
         EventKind.QUEUED,
-        _objects([f'{{"position":{p}}}' for p in position.tolist()]),
+        object_array([f'{{"position":{p}}}' for p in position.tolist()]),
         ticket=ticket,
         value=position.astype(np.float64),
     )
@@ -119,7 +119,7 @@ def _tickets(
         conv,
         at,
         EventKind.TAKEN,
-        _objects(
+        object_array(
             [
                 f'{{"operator":"{OPERATORS[w].name}","wait_s":{round(s, 3)}}}'
                 for w, s in zip(who.tolist(), wait.tolist(), strict=True)
@@ -174,7 +174,7 @@ def _tickets(
     )
     cat_code = strings.codes(cat_name)
     closed_json = {
-        (c, sb, again): _json(
+        (c, sb, again): to_json(
             {
                 "category": c,
                 "subcategory": sb,
@@ -192,7 +192,7 @@ def _tickets(
             conv,
             at,
             EventKind.CLOSED,
-            _objects([closed_json[(cat_name[r], sub_name[r], again)] for r in rows.tolist()]),
+            object_array([closed_json[(cat_name[r], sub_name[r], again)] for r in rows.tolist()]),
             ticket=ticket[rows],
             operator=op_id[rows],
             label=cat_code[rows],
@@ -213,7 +213,7 @@ def _tickets(
             conv[rated],
             at[rated] + rng.uniform(5, 600, size=rated.size),
             EventKind.RATING,
-            _objects([f'{{"score":{k}}}' for k in score.tolist()]),
+            object_array([f'{{"score":{k}}}' for k in score.tolist()]),
             ticket=ticket[rows[rated]],
             operator=op_id[rows[rated]],
             value=score.astype(np.float64),
@@ -222,7 +222,7 @@ def _tickets(
             conv,
             at + 1,
             EventKind.FCR,
-            _objects(
+            object_array(
                 [
                     f'{{"solved":{"true" if x else "false"},"reopened":{again}}}'
                     for x in solved.tolist()
@@ -282,7 +282,7 @@ def _tickets(
         follow,
         zero + 1,
         EventKind.TAKEN,
-        _objects([f'{{"operator":"{OPERATORS[w].name}","wait_s":0.0}}' for w in who[again]]),
+        object_array([f'{{"operator":"{OPERATORS[w].name}","wait_s":0.0}}' for w in who[again]]),
         ticket=ticket[again],
         operator=op_id[again],
         label=name_code[again],

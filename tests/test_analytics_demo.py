@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supportbot.analytics.columns import NO_CODE, EventColumns
-from supportbot.analytics.demo import (
+from supportbot.analytics.report import build_report, report_to_dict
+from supportbot.analytics.table import NO_CODE, EventColumns
+from supportbot.commands.demo_data import fill
+from supportbot.demo.history import (
     OPERATORS,
     demo_day,
     load_demo_articles,
     rising_category,
 )
-from supportbot.analytics.report import build_report, report_to_dict
-from supportbot.commands.demo_data import fill
 from supportbot.domain.events import EventKind
-from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, SqliteEventLog
+from supportbot.storage.event_store import DuckDbEventStore
+from supportbot.storage.events import SqliteEventSource, event_store_path
 
 KB = Path(__file__).resolve().parents[1] / "knowledge_base"
 END = datetime(2024, 6, 1, tzinfo=UTC)
@@ -95,11 +95,12 @@ async def test_demo_data_rise_shows_in_a_30_day_report(tmp_path: Path) -> None:
     assert {a.category for a in articles} >= {"uploads", "payments", "privacy"}
     db_path = tmp_path / "demo.sqlite3"
     await fill(db_path, days=60, per_day=300, end=END, articles=articles, experiments={})
-    db = await Database.open(db_path, MIGRATIONS)
+    store = DuckDbEventStore(event_store_path(db_path))
     try:
-        report = await build_report(SqliteEventLog(db), END - timedelta(days=30), END, tz=UTC)
+        assert store.sync(SqliteEventSource(db_path)) == 0  # demo-data filled it already
+        report = await build_report(store, END - timedelta(days=30), END, tz=UTC)
     finally:
-        await db.close()
+        store.close()
     d = report_to_dict(report)
     cats = {c["category"]: c for c in d["categories"]}
     rising = cats[rising_category(list(cats))]
@@ -134,3 +135,24 @@ def test_demo_history_is_in_time_order_across_days_and_loses_nothing() -> None:
     closes = [e for e in flat if e.kind is EventKind.CONVERSATION_CLOSED]
     assert len({(e.conversation_id, e.ts) for e in closes}) == len(closes)
     assert all(n >= 2 for n in by_conversation.values())
+
+
+def test_demo_tickets_close_with_the_configured_desk_categories() -> None:
+    desk = {
+        "payments": ["card declined", "transfers", "refunds"],
+        "account": ["login", "hacked", "two-factor"],
+        "content": ["uploads", "groups", "ads"],
+        "privacy": ["blocking", "reports", "visibility"],
+        "other": [],
+    }
+    articles = load_demo_articles(KB, desk)
+    events = demo_day(2, days=5, per_day=1500, end=END, articles=articles).events()
+    closed = [e for e in events if e.kind is EventKind.CLOSED and "category" in e.data]
+    assert closed
+    pairs = {(e.data["category"], e.data["subcategory"]) for e in closed}
+    for category, subcategory in pairs:
+        assert category in desk
+        assert subcategory in desk[category] if desk[category] else subcategory is None
+    # Every subcategory the desk offers for a category the knowledge base has shows up.
+    assert {sub for cat, sub in pairs if cat == "content"} == {"uploads", "groups", "ads"}
+    assert any(sub is not None for _, sub in pairs)

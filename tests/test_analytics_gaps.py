@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
 
-from supportbot.analytics.gaps import find_themes, mask_pii
+from supportbot.analytics.gaps import (
+    THEME_MAX_DISTANCE,
+    cluster_by_similarity,
+    find_themes,
+    mask_pii,
+    question_part,
+)
+from supportbot.demo.history import GAP_THEMES, demo_day, load_demo_articles
 from supportbot.retrieval.embedders import HashingEmbedder
 
 
@@ -57,3 +71,63 @@ def test_find_themes_examples_are_masked() -> None:
         "order 12345678 paid with bitcoin",
         "pay with bitcoin? [phone]",
     ]
+
+
+@pytest.fixture(scope="module")
+def multilingual() -> Any:
+    """The packaged multilingual encoder the report uses for themes (loaded once)."""
+    from supportbot.retrieval.embedders import create_embedder
+
+    return create_embedder("use", "use-multilingual-v3")
+
+
+def _planted(text: str) -> int:
+    """The planted demo theme a message belongs to (-1: none)."""
+    phrases = [(p, i) for i, (ru, en) in enumerate(GAP_THEMES) for p in (*ru, *en)]
+    return next(
+        (i for p, i in sorted(phrases, key=lambda x: -len(x[0])) if text.startswith(p)), -1
+    )
+
+
+def _unanswered_demo_messages() -> list[str]:
+    articles = load_demo_articles(Path(__file__).resolve().parents[1] / "knowledge_base")
+    texts: list[str] = []
+    for day in range(3):
+        batch = demo_day(
+            day, days=3, per_day=2000, end=datetime(2024, 6, 1, tzinfo=UTC), articles=articles
+        )
+        for data in batch.data:
+            if data and '"decision":"handoff"' in data:
+                text = json.loads(data).get("text")
+                if text:
+                    texts.append(text)
+    return texts
+
+
+def test_find_themes_planted_demo_themes_are_coherent(multilingual: Any) -> None:
+    texts = _unanswered_demo_messages()
+    counts = Counter(question_part(mask_pii(t).strip()) for t in texts)
+    questions = list(counts)
+    truth = [_planted(q) for q in questions]
+    assert set(truth) == set(range(len(GAP_THEMES)))
+    labels = cluster_by_similarity(
+        np.asarray(multilingual.embed(questions, query=True)), THEME_MAX_DISTANCE
+    ).tolist()
+    cells: Counter[tuple[int, int]] = Counter()
+    for question, planted, label in zip(questions, truth, labels, strict=True):
+        cells[(planted, label)] += counts[question]
+    total = sum(cells.values())
+    # Purity: each theme found is mostly one planted theme; coverage: each planted theme
+    # lands mostly in one theme found.
+    purity = sum(max(n for (_, c), n in cells.items() if c == label) for label in set(labels))
+    coverage = sum(max(n for (p, _), n in cells.items() if p == planted) for planted in set(truth))
+    assert purity / total >= 0.9
+    assert coverage / total >= 0.9
+    themes = find_themes(texts, lambda t: multilingual.embed(list(t), query=True))
+    assert len(themes) == len(GAP_THEMES)
+    for theme in themes:
+        # Masked data and the words around it are never keywords, titles or repeats.
+        assert not {"email", "card", "phone", "call", "почта", "номер"} & set(theme.keywords)
+        assert theme.suggested_title
+        assert "[" not in theme.suggested_title
+        assert len({question_part(e).lower() for e in theme.examples}) == len(theme.examples)

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from supportbot.analytics.columns import columns_from
 from supportbot.analytics.headline import format_headline, format_stats, headline
 from supportbot.analytics.kpis import compute_period
 from supportbot.analytics.report import build_report, report_to_dict
+from supportbot.analytics.table import columns_from
 from supportbot.domain.events import Event, EventKind
 from supportbot.retrieval.embedders import HashingEmbedder
-from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.event_store import DuckDbEventStore
 
 T0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -267,9 +267,9 @@ def test_compute_period_hourly_load_is_time_weighted() -> None:
 
 
 async def test_build_report_compares_with_previous_period_and_finds_gaps() -> None:
-    log = InMemoryEventLog()
-    await log.append_many(history(T0 - DAY, prefix="prev-") + history(T0))
-    await log.append_many(
+    log = DuckDbEventStore()
+    log.append_many(history(T0 - DAY, prefix="prev-") + history(T0))
+    log.append_many(
         [
             _ev("Z", T0 + _s(50_000), K.MESSAGE_RECEIVED),
             _ev("Z", T0 + _s(50_001), K.HANDOFF, data={"reason": "user_asked"}),
@@ -311,7 +311,7 @@ async def test_build_report_compares_with_previous_period_and_finds_gaps() -> No
 
 
 async def test_build_report_empty_log() -> None:
-    report = await build_report(InMemoryEventLog(), T0, T0 + DAY, tz=UTC)
+    report = await build_report(DuckDbEventStore(), T0, T0 + DAY, tz=UTC)
     d = report_to_dict(report)
     assert d["conversations"] == 0
     assert d["csat"] is None
@@ -555,8 +555,8 @@ def test_compute_period_hourly_load_is_null_outside_the_period_and_when_empty() 
 
 
 async def test_build_report_previous_period_without_data_is_null_not_zero() -> None:
-    log = InMemoryEventLog()
-    await log.append_many([e for e in history(T0) if e.conversation_id != "E"])  # E began before
+    log = DuckDbEventStore()
+    log.append_many([e for e in history(T0) if e.conversation_id != "E"])  # E began before
     d = report_to_dict(await build_report(log, T0, T0 + DAY, tz=UTC))
     assert d["period"]["previous_has_data"] is False
     assert d["previous"]["conversations"] is None
@@ -570,7 +570,7 @@ async def test_build_report_previous_period_without_data_is_null_not_zero() -> N
         None,
     )
     # With data before, a category absent then is a real 0 and its change a real +N.
-    await log.append_many(history(T0 - DAY, prefix="prev-")[:5])  # A: self-service only
+    log.append_many(history(T0 - DAY, prefix="prev-")[:5])  # A: self-service only
     d = report_to_dict(await build_report(log, T0, T0 + DAY, tz=UTC))
     payments = next(c for c in d["categories"] if c["category"] == "payments")
     assert (payments["previous"], payments["change"], payments["change_rate"]) == (0, 2, None)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from supportbot.analytics.demo import demo_history, load_demo_articles
 from supportbot.analytics.render import to_html
 from supportbot.analytics.report import build_report
+from supportbot.demo.history import demo_history, load_demo_articles
 from supportbot.retrieval.embedders import HashingEmbedder
-from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.event_store import DuckDbEventStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # CI installs chromium and sets this: there a missing browser is a failure, not a skip.
@@ -41,11 +41,11 @@ _FLAGS = [
 
 async def _build() -> str:
     end = datetime(2024, 6, 1, tzinfo=UTC)
-    log = InMemoryEventLog()
+    log = DuckDbEventStore()
     for batch in demo_history(
         days=14, per_day=80, end=end, articles=load_demo_articles(None), seed=3
     ):
-        await log.append_many(batch)
+        log.append_many(batch)
     emb = HashingEmbedder()
     report = await build_report(
         log, end - timedelta(days=7), end, tz=UTC, embed=lambda t: emb.embed(t, query=True)
@@ -122,3 +122,31 @@ def test_report_screenshot_renders(report_file: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_no_chart_is_empty_in_a_screenshot(report_file: Path, tmp_path: Path) -> None:
+    """Each chart, alone on a page as Chromium draws it, shows data in the series colour."""
+    from matplotlib.image import imread
+
+    page = report_file.read_text(encoding="utf-8")
+    charts = re.findall(r'<img alt="([^"]+)" src="(data:image/png;base64,[^"]+)"', page)
+    assert len(charts) == 4
+    for number, (title, uri) in enumerate(charts):
+        single = tmp_path / f"chart{number}.html"
+        single.write_text(
+            f'<html><body style="margin:0"><img src="{uri}"></body></html>', encoding="utf-8"
+        )
+        shot = tmp_path / f"chart{number}.png"
+        result = _chromium(
+            tmp_path, f"--screenshot={shot}", "--window-size=800,360", single.as_uri()
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        pixels = imread(str(shot))[:, :, :3]
+        # The first series colour (#1f77b4): lines or bars drawn, not just axes and text.
+        blue = (
+            (abs(pixels[:, :, 0] - 0x1F / 255) < 0.08)
+            & (abs(pixels[:, :, 1] - 0x77 / 255) < 0.08)
+            & (abs(pixels[:, :, 2] - 0xB4 / 255) < 0.08)
+        )
+        assert blue.mean() > 0.001, f"{title}: no data drawn ({blue.mean():.4f})"
+        assert "no data" not in title

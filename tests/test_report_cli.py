@@ -219,3 +219,19 @@ def test_report_json_operators_have_every_kpi(config: Path, tmp_path: Path) -> N
     fast = next(o for o in d["operators"] if o["name"] == "Anna")
     slow = next(o for o in d["operators"] if o["name"] == "Farid")
     assert fast["first_response_median_s"] < slow["first_response_median_s"]
+
+
+def test_report_complete_days_end_at_local_midnight_and_today_is_partial_otherwise(
+    config: Path, tmp_path: Path
+) -> None:
+    from datetime import datetime
+
+    whole = _json(config, tmp_path, "--complete-days")["period"]
+    since = datetime.fromisoformat(whole["since"])
+    until = datetime.fromisoformat(whole["until"])
+    assert (until - since).days == 7
+    assert until.timetz().replace(tzinfo=None).isoformat() == "00:00:00"  # UTC: no zone set
+    assert whole["partial_days"] == []
+    running = _json(config, tmp_path)["period"]
+    assert running["since"] == whole["since"]
+    assert running["partial_days"] == [until.date().isoformat()]

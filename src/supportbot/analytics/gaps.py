@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,7 @@ _PHONE = re.compile(
     re.VERBOSE,
 )
 _PLACEHOLDER = re.compile(r"\[(?:email|card|phone)\]")
+_PLACEHOLDER_NAMES = frozenset({"email", "card", "phone"})
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _STOP = frozenset(
     [
@@ -168,51 +169,72 @@ class Theme:
     share: float
     keywords: list[str]
     examples: list[str]
+    suggested_title: str = ""
+    nearest_article: str | None = None
+    """Id of the existing article closest to the theme (None without articles)."""
+    nearest_similarity: float | None = None
+    """Cosine similarity of that article to the theme's centre: high means the article
+    exists but does not answer (rewrite it), low means a real gap (write one)."""
 
 
 def kmeans(
-    vectors: Vectors, k: int, weights: npt.NDArray[np.float64], *, seed: int = 0, iters: int = 50
+    vectors: Vectors, k: int, weights: npt.NDArray[np.float64], *, seed: int = 0
 ) -> npt.NDArray[np.int64]:
-    """Weighted spherical k-means with k-means++ seeding (cosine on L2-normalised rows)."""
-    n = vectors.shape[0]
-    k = max(1, min(k, n))
-    rng = np.random.default_rng(seed)
-    x = vectors.astype(np.float64)
-    centres = [x[int(rng.choice(n, p=weights / weights.sum()))]]
-    for _ in range(1, k):
-        dist = np.min(1.0 - x @ np.array(centres).T, axis=1).clip(min=0) * weights
-        total = dist.sum()
-        pick = int(rng.choice(n, p=dist / total)) if total > 0 else int(rng.integers(n))
-        centres.append(x[pick])
-    c = np.array(centres)
-    labels = np.zeros(n, dtype=np.int64)
-    for step in range(iters):
-        new = np.argmax(x @ c.T, axis=1).astype(np.int64)
-        if step and np.array_equal(new, labels):
-            break
-        labels = new
-        for j in range(k):
-            members = labels == j
-            if members.any():
-                centre = (x[members] * weights[members, None]).sum(axis=0)
-                norm = np.linalg.norm(centre)
-                c[j] = centre / norm if norm > 0 else centre
-    return labels
+    """scikit-learn's k-means on L2-normalised rows (so squared distance ranks as cosine),
+    each message weighted by how often it was sent."""
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(vectors, dtype=np.float64)
+    k = max(1, min(k, x.shape[0]))
+    model = KMeans(n_clusters=k, n_init=4, random_state=seed)
+    return np.asarray(model.fit_predict(x, sample_weight=weights), dtype=np.int64)
 
 
-def _silhouette(x: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> float:
-    dist = np.clip(1.0 - x @ x.T, 0.0, 2.0)
-    ks = np.unique(labels)
-    if ks.size < 2:
-        return -1.0
-    mean_to = np.stack([dist[:, labels == k].mean(axis=1) for k in ks], axis=1)
-    own = np.searchsorted(ks, labels)
-    counts = np.bincount(own, minlength=ks.size)
-    a = mean_to[np.arange(len(labels)), own] * counts[own] / np.maximum(counts[own] - 1, 1)
-    mean_to[np.arange(len(labels)), own] = np.inf
-    b = mean_to.min(axis=1)
-    s = np.where(counts[own] > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
-    return float(s.mean())
+THEME_MAX_DISTANCE = 0.75
+"""Average cosine distance up to which groups of messages merge into one theme. Tuned on
+the packaged multilingual encoder, where a question and its translation or paraphrase lie
+0.5-0.7 apart and different questions further (the planted-theme test pins it)."""
+
+
+def cluster_by_similarity(vectors: Vectors, max_distance: float) -> npt.NDArray[np.int64]:
+    """scikit-learn's average-linkage clustering on cosine distance, cut at `max_distance`:
+    as many themes as the messages form, none forced apart or together by a chosen k."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    if vectors.shape[0] < 2:
+        return np.zeros(vectors.shape[0], dtype=np.int64)
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=max_distance
+    )
+    return np.asarray(model.fit_predict(np.asarray(vectors, dtype=np.float64)), dtype=np.int64)
+
+
+_CONTACT = re.compile(
+    r"(?:\b(?:my|email|e-mail|is|call|me|at|card|phone|number|мой|моя|мои|номер|почта|телефон"
+    r"|карта|карты)\b[\s:,-]*){0,4}\[(?:email|card|phone)\]",
+    re.IGNORECASE,
+)
+
+
+def question_part(masked: str) -> str:
+    """A masked message without its masked data and the few words introducing it."""
+    return re.sub(r"\s+", " ", _CONTACT.sub(" ", masked)).strip()
+
+
+def _normalised(text: str) -> str:
+    """The form examples are told apart by: case, spacing and punctuation do not count."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def suggest_title(example: str) -> str:
+    """An article title from a theme's most typical question: masked, trimmed, capitalised."""
+    title = _PLACEHOLDER.sub("", example).strip(" ,.;:!?-")
+    title = re.sub(r"\s+", " ", title)
+    return title[:1].upper() + title[1:] if title else example
 
 
 def find_themes(
@@ -221,21 +243,28 @@ def find_themes(
     *,
     cluster: Cluster = kmeans,
     k: int | None = None,
-    max_k: int = 8,
+    max_distance: float = THEME_MAX_DISTANCE,
+    max_themes: int = 10,
     total: int | None = None,
     examples: int = 3,
+    articles: Mapping[str, str] | None = None,
 ) -> list[Theme]:
     """Group unanswered messages into themes, largest first.
 
     Args:
         texts: the messages (a sample is fine; see `total`). They are masked here.
         embed: turns texts into normalised vectors.
-        cluster: the clustering function (numpy k-means by default; faiss is pluggable).
-        k: number of themes; None picks the best silhouette in 2..max_k.
-        max_k: the largest k tried.
+        cluster: the clustering function when `k` is given (k-means by default).
+        k: number of themes; None groups messages by similarity (`max_distance`), as many
+            themes as there are.
+        max_distance: with k None, how far apart (average cosine distance) two groups may
+            be and still be one theme.
+        max_themes: the largest themes kept.
         total: how many such messages there were in all, when `texts` is a sample; sizes
             are scaled up to it.
-        examples: example messages per theme (closest to the theme's centre).
+        examples: example messages per theme (closest to the theme's centre), no two the
+            same but for case, spacing or punctuation.
+        articles: id -> text of the existing articles; each theme names the closest.
     """
     if not texts:
         return []
@@ -244,44 +273,75 @@ def find_themes(
     if not unique:
         return []
     weights = np.array([counts[t] for t in unique], dtype=np.float64)
-    # Placeholders say nothing about the question; left in, they would pull messages together.
-    vectors = np.asarray(embed([_PLACEHOLDER.sub(" ", t) for t in unique]), dtype=np.float32)
+    # Masked data and the words that introduce it ("call me at [phone]") say nothing about
+    # the question; left in, they would pull unrelated messages together.
+    questions = [question_part(t) for t in unique]
+    vectors = np.asarray(embed(questions), dtype=np.float32)
     x = vectors.astype(np.float64)
     if k is None:
-        best: tuple[float, npt.NDArray[np.int64]] | None = None
-        # Silhouette on at most 1500 points keeps the distance matrix small.
-        probe = np.arange(len(unique))[:1500]
-        for candidate in range(2, min(max_k, len(unique) - 1) + 1):
-            labels = cluster(vectors, candidate, weights)
-            score = _silhouette(x[probe], labels[probe])
-            if best is None or score > best[0]:
-                best = (score, labels)
-        labels = best[1] if best is not None else np.zeros(len(unique), dtype=np.int64)
+        labels = cluster_by_similarity(vectors, max_distance)
     else:
         labels = cluster(vectors, k, weights)
     seen = float(weights.sum())
     scale = (total / seen) if total else 1.0
-    overall = Counter(w for t in unique for w in set(_WORD.findall(t.lower())))
+    overall: Counter[str] = Counter()
+    for t, question in zip(unique, questions, strict=True):
+        for w in set(_WORD.findall(question.lower())):
+            overall[w] += counts[t]
+    article_ids = list(articles or {})
+    article_vectors = (
+        np.asarray(embed([articles[i] for i in article_ids]), dtype=np.float64)
+        if articles
+        else np.zeros((0, x.shape[1]))
+    )
     themes: list[Theme] = []
     for label in np.unique(labels).tolist():
         members = np.nonzero(labels == label)[0]
         weight = float(weights[members].sum())
         centre = (x[members] * weights[members, None]).sum(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
-        closest = members[np.argsort(-(x[members] @ centre))][:examples]
+        # Examples: the most typical messages, those without masked data first, and no two
+        # alike (the same question with a phone number added is the same example).
+        similarity_to_centre = x[members] @ centre
+        masked = np.array([bool(_PLACEHOLDER.search(unique[i])) for i in members.tolist()])
+        picked: list[int] = []
+        said: list[set[str]] = []
+        for i in members[np.lexsort((-similarity_to_centre, masked))].tolist():
+            words_of = set(_normalised(questions[i]).split())
+            if any(_jaccard(words_of, other) >= 0.6 for other in said):
+                continue
+            said.append(words_of)
+            picked.append(i)
+            if len(picked) == examples:
+                break
         words: Counter[str] = Counter()
         for i in members.tolist():
-            for w in set(_WORD.findall(_PLACEHOLDER.sub(" ", unique[i]).lower())):
-                if w not in _STOP:
+            for w in set(_WORD.findall(questions[i].lower())):
+                if w not in _STOP and w not in _PLACEHOLDER_NAMES:
                     words[w] += counts[unique[i]]
-        ranked = sorted(words, key=lambda w: (-words[w] * words[w] / overall[w], w))
+        # A keyword says what sets the theme apart: at least twice as common inside it as
+        # in all unanswered messages (words around masked data are everywhere, so never).
+        lift = {w: (words[w] / weight) / (overall[w] / seen) for w in words}
+        ranked = sorted(
+            (w for w in words if lift[w] >= 2.0 or len(np.unique(labels)) == 1),
+            key=lambda w: (-words[w] * lift[w], w),
+        )
+        nearest: str | None = None
+        similarity: float | None = None
+        if article_ids:
+            scores = article_vectors @ centre
+            best = int(np.argmax(scores))
+            nearest, similarity = article_ids[best], round(float(scores[best]), 3)
         themes.append(
             Theme(
                 size=round(weight * scale),
                 share=weight / seen,
                 keywords=ranked[:4],
-                examples=[unique[i] for i in closest.tolist()],
+                examples=[unique[i] for i in picked],
+                suggested_title=suggest_title(questions[picked[0]]),
+                nearest_article=nearest,
+                nearest_similarity=similarity,
             )
         )
     themes.sort(key=lambda t: -t.size)
-    return themes
+    return themes[:max_themes]

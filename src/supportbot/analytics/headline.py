@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from supportbot.analytics.columns import EventColumns, columns_from
 from supportbot.analytics.kpis import compute_period
+from supportbot.analytics.table import EventColumns, columns_from
 from supportbot.analytics.texts import text
 from supportbot.domain.events import Event
 

@@ -16,6 +16,9 @@ Definitions (the tests pin every one of them):
     a `taken`); a handoff with no desk behind it makes none. A ticket the desk reopened
     under a newer conversation is counted in each conversation by that one's own events.
   * Resolution: first message -> the ticket's last `closed` (by operator, user or bot),
+    reported three ways: all resolved conversations, bot-resolved (no ticket: first message
+    -> self-service close) and ticket-resolved (first message -> ticket close; the
+    per-operator resolution is exactly this, over the operator's tickets);
     unless a handoff/queued/taken in the same conversation reopened it after that; for
     conversations without a ticket, -> conversation_closed(self_service).
     conversation_closed(handoff) never resolves: the engine writes it only when the user
@@ -42,12 +45,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from supportbot.analytics.columns import ITEM_SEP, NO_CODE, NONE_ID, EventColumns, to_micros
+from supportbot.analytics.breakdown import (
+    ArticleStats,
+    OperatorStats,
+    PerConversation,
+    article_stats,
+    median_s,
+    operator_responses,
+    operator_stats,
+    p90_s,
+    ratio,
+)
+from supportbot.analytics.frame import EventFrame, Mask, Rows, to_local
+from supportbot.analytics.table import NO_CODE, NONE_ID, EventColumns, to_micros
 from supportbot.domain.events import EventKind
 
 LOOKBACK = timedelta(days=2)
@@ -55,59 +70,8 @@ LOOKBACK = timedelta(days=2)
 
 I64 = npt.NDArray[np.int64]
 ScalarT = TypeVar("ScalarT", bound=np.generic)
-Mask = npt.NDArray[np.bool_]
 _MAX = np.iinfo(np.int64).max
 _US = 1_000_000.0
-
-
-def median_s(values_us: npt.NDArray[np.int64] | npt.NDArray[np.float64]) -> float | None:
-    """Median in seconds of microsecond durations; None without data."""
-    if values_us.size == 0:
-        return None
-    return float(np.median(values_us)) / _US
-
-
-def p90_s(values_us: npt.NDArray[np.int64] | npt.NDArray[np.float64]) -> float | None:
-    """90th percentile in seconds of microsecond durations; None without data."""
-    if values_us.size == 0:
-        return None
-    return float(np.percentile(values_us, 90)) / _US
-
-
-def ratio(part: int, whole: int) -> float | None:
-    """part / whole, or None when there is nothing to divide."""
-    return part / whole if whole else None
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorStats:
-    """One operator's numbers over a period."""
-
-    operator_id: int
-    name: str
-    tickets: int
-    first_response_median_s: float | None
-    first_response_p90_s: float | None
-    response_median_s: float | None
-    resolution_median_s: float | None
-    csat: float | None
-    ratings: int
-    rating_response_rate: float | None
-    fcr: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleStats:
-    """How one article fared: shown, opened, judged, and whether a person was needed after."""
-
-    article_id: str
-    shown: int
-    opened: int
-    helpful: int
-    not_helpful: int
-    handoff_after: int
-    helpful_rate: float | None
-    handoff_after_rate: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +99,8 @@ class Summary:
     resolution_median_s: float | None
     resolved: int
     open_conversations: int
+    bot_resolution_median_s: float | None
+    ticket_resolution_median_s: float | None
     tickets: int
     open_tickets: int
     csat: float | None
@@ -173,138 +139,6 @@ class PeriodStats:
         default_factory=lambda: np.zeros(0, dtype=np.int32)
     )
     per_conversation: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
-
-
-class Rows:
-    """Time-ordered event rows, each with its conversation's index, plus per-conversation
-    lookups (first/last row in a mask)."""
-
-    def __init__(self, cols: EventColumns, cidx: I64, n_conv: int) -> None:
-        self.cols = cols
-        self.cidx = cidx
-        self.n_conv = n_conv
-        self.ts = cols.ts
-        self._kinds: dict[tuple[EventKind, ...], Mask] = {}
-
-    def kind(self, *kinds: EventKind) -> Mask:
-        """Rows of any of these kinds (cached: the same masks are asked for many times)."""
-        found = self._kinds.get(kinds)
-        if found is None:
-            found = self._kinds[kinds] = self._kind_mask(kinds)
-        return found
-
-    def _kind_mask(self, kinds: tuple[EventKind, ...]) -> Mask:
-        return self.cols.kind_mask(*kinds)
-
-    def label(self, text: str) -> Mask:
-        return np.asarray(self.cols.label == self.cols.code_of(text), dtype=bool)
-
-    def first(self, mask: Mask) -> I64:
-        """Per conversation, the index of its first event in `mask` (-1 if none)."""
-        out = np.full(self.n_conv, _MAX, dtype=np.int64)
-        idx = np.nonzero(mask)[0]
-        np.minimum.at(out, self.cidx[idx], idx)
-        out[out == _MAX] = -1
-        return out
-
-    def last(self, mask: Mask) -> I64:
-        """Per conversation, the index of its last event in `mask` (-1 if none)."""
-        out = np.full(self.n_conv, -1, dtype=np.int64)
-        idx = np.nonzero(mask)[0]
-        np.maximum.at(out, self.cidx[idx], idx)
-        return out
-
-    def ts_at(self, index: I64) -> I64:
-        """Timestamps at per-conversation indexes; _MAX where the index is -1."""
-        return self.pick(self.ts, index, _MAX)
-
-    def pick(self, values: npt.NDArray[ScalarT], index: I64, fill: Any) -> npt.NDArray[ScalarT]:
-        """`values` (a row column) at per-conversation indexes; `fill` where it is -1."""
-        if values.size == 0:
-            return np.full(index.shape, fill, dtype=values.dtype)
-        return np.where(index >= 0, values[np.maximum(index, 0)], fill)
-
-
-class _Window(Rows):
-    """A contiguous time range of a frame's rows: views, and slices of its cached masks."""
-
-    def __init__(self, frame: EventFrame, rows: slice) -> None:
-        super().__init__(frame.cols.select(rows), frame.cidx[rows], frame.n_conv)
-        self._frame = frame
-        self._rows = rows
-
-    def _kind_mask(self, kinds: tuple[EventKind, ...]) -> Mask:
-        return self._frame.kind(*kinds)[self._rows]
-
-
-class EventFrame(Rows):
-    """Events sorted by time with each event's conversation index, plus lookup helpers.
-
-    One frame serves several periods: `window` hands out the rows of a time range without
-    copying, so each period's KPIs touch only its own events.
-    """
-
-    def __init__(self, cols: EventColumns, *, reorder_in_place: bool = False) -> None:
-        """Sort `cols` by time (ties by event id).
-
-        With `reorder_in_place`, the caller hands `cols` over: when only a few rows are out
-        of order (a log's usual state) they are moved inside its own arrays instead of
-        copying a month of events once more; `cols` then reads in time order too.
-        """
-        if cols.event_id.size < 2 or bool(np.all(np.diff(cols.event_id) > 0)):
-            # Logs hand out events in id order, nearly sorted by time: a stable sort is
-            # much faster there and breaks ties by id just like the lexsort below.
-            order = np.argsort(cols.ts, kind="stable")
-        else:
-            order = np.lexsort((cols.event_id, cols.ts))
-        moved = np.nonzero(order != np.arange(order.size))[0]
-        if moved.size == 0:
-            pass  # already in order: no copy
-        elif reorder_in_place and moved.size * 4 <= order.size and cols.writeable():
-            cols.move_rows(moved, order[moved])
-        else:
-            cols = cols.select(order)
-        conv_keys, inverse = np.unique(cols.conversation, return_inverse=True)
-        super().__init__(cols, inverse.astype(np.int64).reshape(-1), int(conv_keys.shape[0]))
-        self.conv_keys = conv_keys
-        self._first_message: I64 | None = None
-
-    def first_message(self) -> I64:
-        """Per conversation, the row of its first `message_received` (-1 if none)."""
-        if self._first_message is None:
-            self._first_message = self.first(self.kind(EventKind.MESSAGE_RECEIVED))
-        return self._first_message
-
-    def window(self, low: int, high: int) -> Rows:
-        """The rows with low <= ts < high (microseconds)."""
-        a, b = (int(x) for x in np.searchsorted(self.ts, [low, high], side="left"))
-        return _Window(self, slice(a, b))
-
-
-def _local_offsets(tz: tzinfo, low: int, high: int) -> tuple[I64, I64]:
-    """UTC hour boundaries covering [low, high) and the zone's UTC offset (us) from each."""
-    start = low - low % 3_600_000_000 - 3_600_000_000
-    bounds = np.arange(start, high + 3_600_000_000, 3_600_000_000, dtype=np.int64)
-    offsets = np.array(
-        [
-            int(
-                (datetime.fromtimestamp(b / _US, tz).utcoffset() or timedelta()).total_seconds()
-                * _US
-            )
-            for b in bounds.tolist()
-        ],
-        dtype=np.int64,
-    )
-    return bounds, offsets
-
-
-def to_local(ts: I64, tz: tzinfo, low: int, high: int) -> I64:
-    """Shift UTC microseconds to local wall-clock microseconds in `tz`."""
-    if ts.size == 0:
-        return ts
-    bounds, offsets = _local_offsets(tz, min(low, int(ts.min())), max(high, int(ts.max()) + 1))
-    slot = np.clip(np.searchsorted(bounds, ts, side="right") - 1, 0, bounds.size - 1)
-    return ts + offsets[slot]
 
 
 def compute_period(
@@ -406,7 +240,7 @@ def compute_period(
     queue_ok = in_cohort & (queued_i >= 0) & (taken_ts < _MAX)
     queue_wait = (taken_ts - queued_ts)[queue_ok]
 
-    reply_idx, reply_wait = _operator_responses(f, after_start, handoff_ts)
+    reply_idx, reply_wait = operator_responses(f, after_start, handoff_ts)
 
     reasons: dict[str, int] = {}
     if has_handoff.any():
@@ -426,6 +260,10 @@ def compute_period(
         resolution_median_s=median_s(resolution),
         resolved=int(resolved.sum()),
         open_conversations=n - int(ended.sum()),
+        # The split a lead needs: the bot's quick self-service closes pull the overall
+        # median far below anything a person takes; per operator it is `ticket_...`.
+        bot_resolution_median_s=median_s((resolved_ts - start)[self_served]),
+        ticket_resolution_median_s=median_s((resolved_ts - start)[ticket_closed & resolved]),
         tickets=int(is_ticket.sum()),
         open_tickets=int((is_ticket & ~ticket_closed).sum()),
         csat=ratio(int((rated & (rating >= 4)).sum()), ratings_n),
@@ -442,7 +280,7 @@ def compute_period(
         waiting_in_queue=int((in_cohort & (queued_i >= 0) & (taken_ts == _MAX)).sum()),
     )
 
-    per_ticket = _PerConversation(
+    per_ticket = PerConversation(
         is_ticket=is_ticket,
         owner=owner,
         human_ok=human_ok,
@@ -456,8 +294,8 @@ def compute_period(
         has_fcr=has_fcr,
         fcr_solved=fcr_solved,
     )
-    operators = _operators(f, per_ticket, reply_idx, reply_wait)
-    articles = _articles(f, after_start, handoff_ts)
+    operators = operator_stats(f, per_ticket, reply_idx, reply_wait)
+    articles = article_stats(f, after_start, handoff_ts)
     categories = _categories(f, after_start, in_cohort)
 
     local_start = to_local(start[in_cohort], tz, low, high)
@@ -517,175 +355,6 @@ def _shared_tickets(f: Rows) -> Mask:
     new_ticket[1:] = ticket[1:] != ticket[:-1]
     group = np.cumsum(new_ticket) - 1
     out[conv[np.bincount(group)[group] > 1]] = True
-    return out
-
-
-def _operator_responses(f: Rows, after_start: Mask, handoff_ts: I64) -> tuple[I64, I64]:
-    """Indexes of operator replies that answered pending input, and how long it waited."""
-    after_handoff = after_start & (f.ts >= handoff_ts[f.cidx])
-    user = after_handoff & f.kind(EventKind.MESSAGE_RECEIVED, EventKind.HANDOFF)
-    oper = after_handoff & f.kind(EventKind.OPERATOR_REPLY)
-    idx = np.nonzero(user | oper)[0]
-    if idx.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # Group by conversation, keep time order inside (idx is already time-sorted).
-    idx = idx[np.argsort(f.cidx[idx], kind="stable")]
-    conv = f.cidx[idx]
-    is_user = user[idx]
-    new_conv = np.ones(idx.size, dtype=bool)
-    new_conv[1:] = conv[1:] != conv[:-1]
-    prev_user = np.zeros(idx.size, dtype=bool)
-    prev_user[1:] = is_user[:-1]
-    run_start = is_user & (new_conv | ~prev_user)
-    start_pos = np.where(run_start, np.arange(idx.size), 0)
-    start_pos = np.maximum.accumulate(start_pos)
-    answers = ~is_user & ~new_conv & prev_user
-    pos = np.nonzero(answers)[0]
-    waits = f.ts[idx[pos]] - f.ts[idx[start_pos[pos]]]
-    return idx[pos], waits
-
-
-@dataclass(frozen=True, slots=True)
-class _PerConversation:
-    """Per-conversation arrays the operator table is cut from."""
-
-    is_ticket: Mask
-    owner: I64
-    human_ok: Mask
-    human_frt: I64
-    first_replier: I64
-    resolved: Mask
-    resolution: I64
-    rated: Mask
-    rating: npt.NDArray[np.float64]
-    requested: Mask
-    has_fcr: Mask
-    fcr_solved: Mask
-
-
-def operator_names(f: Rows) -> dict[int, str]:
-    """The latest name seen per operator id (`taken` and `operator_reply` carry it)."""
-    c = f.cols
-    rows = np.nonzero(
-        f.kind(EventKind.TAKEN, EventKind.OPERATOR_REPLY)
-        & (c.operator != NONE_ID)
-        & (c.label != NO_CODE)
-    )[0]
-    if rows.size == 0:
-        return {}
-    backwards = rows[::-1]  # rows are in time order: the first hit backwards is the latest
-    ids, first = np.unique(c.operator[backwards], return_index=True)
-    labels = c.label[backwards[first]]
-    return {int(i): c.strings[int(code)] for i, code in zip(ids, labels, strict=True)}
-
-
-def _operators(
-    f: Rows, p: _PerConversation, reply_idx: I64, reply_wait: I64
-) -> list[OperatorStats]:
-    reply_operator = f.cols.operator[reply_idx]
-    ids = set(p.owner[p.is_ticket].tolist()) | set(reply_operator.tolist())
-    ids.discard(int(NONE_ID))
-    names = operator_names(f)
-    out: list[OperatorStats] = []
-    for op in sorted(ids):
-        mine = p.is_ticket & (p.owner == op)
-        mine_rated = mine & p.rated
-        mine_requested = mine & p.requested
-        mine_fcr = mine & p.has_fcr
-        first = p.human_frt[p.human_ok & (p.first_replier == op)]
-        out.append(
-            OperatorStats(
-                operator_id=int(op),
-                name=names.get(int(op), str(op)),
-                tickets=int(mine.sum()),
-                first_response_median_s=median_s(first),
-                first_response_p90_s=p90_s(first),
-                response_median_s=median_s(reply_wait[reply_operator == op]),
-                resolution_median_s=median_s(p.resolution[mine & p.resolved]),
-                csat=ratio(int((mine_rated & (p.rating >= 4)).sum()), int(mine_rated.sum())),
-                ratings=int(mine_rated.sum()),
-                rating_response_rate=ratio(
-                    int((mine_requested & p.rated).sum()), int(mine_requested.sum())
-                ),
-                fcr=ratio(int((mine_fcr & p.fcr_solved).sum()), int(mine_fcr.sum())),
-            )
-        )
-    out.sort(key=lambda o: (-o.tickets, o.name, o.operator_id))
-    return out
-
-
-def _explode_items(c: EventColumns, rows: I64) -> tuple[I64, I64, list[str]]:
-    """(row, article code) for every article listed in the `items` of those rows.
-
-    Articles seen only inside suggestion lists get codes past the table's strings; their
-    names are returned third.
-    """
-    items = c.items[rows]
-    has = items != NO_CODE
-    rows, items = rows[has], items[has]
-    if rows.size == 0:
-        return rows, rows, []
-    uniq, inverse = np.unique(items, return_inverse=True)
-    lists = [c.strings[u].split(ITEM_SEP) for u in uniq.tolist()]
-    width = max(len(lst) for lst in lists)
-    lookup: dict[str, int] = {s: i for i, s in enumerate(c.strings)}
-    extra: list[str] = []
-    matrix = np.full((uniq.size, width), -1, dtype=np.int64)
-    for r, lst in enumerate(lists):
-        for k, article in enumerate(lst):
-            code = lookup.get(article)
-            if code is None:
-                code = lookup[article] = len(c.strings) + len(extra)
-                extra.append(article)
-            matrix[r, k] = code
-    expanded = matrix[inverse]
-    keep = expanded >= 0
-    out_rows = np.repeat(rows, width).reshape(rows.size, width)[keep]
-    return out_rows, expanded[keep], extra
-
-
-def _articles(f: Rows, after_start: Mask, handoff_ts: I64) -> list[ArticleStats]:
-    c = f.cols
-    shown_rows, shown_codes, extra = _explode_items(
-        c, np.nonzero(after_start & f.kind(EventKind.SUGGESTION_SHOWN))[0]
-    )
-    names = list(c.strings) + extra
-    size = len(names)
-    shown = np.bincount(shown_codes, minlength=size)
-    art = c.article
-    opened_m = after_start & f.kind(EventKind.ARTICLE_OPENED) & (art != NO_CODE)
-    opened = np.bincount(art[opened_m], minlength=size)
-    fb = after_start & f.kind(EventKind.FEEDBACK) & (art != NO_CODE)
-    helpful = np.bincount(art[fb & (c.flag == 1)], minlength=size)
-    not_helpful = np.bincount(art[fb & (c.flag == 0)], minlength=size)
-    # A handoff "followed" an article when it came after the article was first shown.
-    handoff_after = np.zeros(size, dtype=np.int64)
-    if shown_rows.size:
-        conv = f.cidx[shown_rows]
-        pair = conv.astype(np.int64) * size + shown_codes
-        uniq, first_pos = np.unique(pair, return_index=True)
-        first_ts = f.ts[shown_rows[first_pos]]
-        followed = handoff_ts[uniq // size] > first_ts
-        followed &= handoff_ts[uniq // size] < _MAX
-        handoff_after = np.bincount(uniq[followed] % size, minlength=size)
-    out: list[ArticleStats] = []
-    used = np.nonzero(shown + opened + helpful + not_helpful)[0]
-    for code in used.tolist():
-        judged = int(helpful[code] + not_helpful[code])
-        out.append(
-            ArticleStats(
-                article_id=names[code],
-                shown=int(shown[code]),
-                opened=int(opened[code]),
-                helpful=int(helpful[code]),
-                not_helpful=int(not_helpful[code]),
-                handoff_after=int(handoff_after[code]),
-                helpful_rate=ratio(int(helpful[code]), judged),
-                handoff_after_rate=ratio(int(handoff_after[code]), int(shown[code])),
-            )
-        )
-    # Rewrite first what hurt the most people: rejections plus handoffs after showing it.
-    out.sort(key=lambda a: (-(a.not_helpful + a.handoff_after), -a.shown, a.article_id))
     return out
 
 

@@ -26,6 +26,8 @@ _HEADLINE_KEYS = (
     "first_response_p90_s",
     "operator_response_median_s",
     "resolution_median_s",
+    "bot_resolution_median_s",
+    "ticket_resolution_median_s",
     "queue_wait_median_s",
     "queue_wait_p90_s",
     "csat",
@@ -34,6 +36,10 @@ _HEADLINE_KEYS = (
     "tickets",
     "open_tickets",
 )
+
+
+MAX_ARTICLES = 15
+"""Articles listed under "rewrite these first" at most (all are in the JSON)."""
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -66,10 +72,15 @@ def fmt_change(key: str, now: Any, before: Any) -> str:
         return "—"
     delta = now - before
     if key.endswith("_s"):
-        return ("+" if delta >= 0 else "-") + fmt_duration(abs(float(delta)))
+        size = fmt_duration(abs(float(delta)))
+        # What rounds to nothing is no change: never "-0 s".
+        if size.replace("0", "").replace(".", "").strip() in {"s", "min", "h", "d"}:
+            return "0 s"
+        return ("+" if delta > 0 else "-") + size
     if isinstance(now, float) or isinstance(before, float):
-        return f"{delta * 100:+.1f} pp"
-    return f"{delta:+d}"
+        points = round(delta * 100, 1)
+        return "0.0 pp" if points == 0 else f"{points:+.1f} pp"
+    return f"{delta:+d}" if delta else "0"
 
 
 def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -81,8 +92,12 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     d = report_to_dict(report)
     prev = d["previous"]
     tables: list[tuple[str, list[str], list[list[str]]]] = []
-    rows = [[t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k))] for k in _HEADLINE_KEYS]
-    tables.append((t("headline"), [t("metric"), t("value"), t("change")], rows))
+    rows = [
+        [t(k), fmt_value(k, d[k]), fmt_change(k, d[k], prev.get(k)), t(f"def_{k}")]
+        for k in _HEADLINE_KEYS
+    ]
+    header = [t("metric"), t("value"), t("change"), t("definition")]
+    tables.append((t("headline"), header, rows))
     rows = [
         [reason_text(lang, reason), str(v["count"]), fmt_value("share", float(v["share"]))]
         for reason, v in d["handoff_reasons"].items()
@@ -109,52 +124,52 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
         t("first_response_median_s"),
         t("first_response_p90_s"),
         t("operator_response_median_s"),
-        t("resolution_median_s"),
+        t("ticket_resolution_median_s"),
         t("csat"),
         t("ratings"),
         t("rating_response_rate"),
         t("fcr"),
     ]
-    tables.append((t("operators"), header, rows))
+    tables.append((f"{t('operators')} ({t('operators_note')})", header, rows))
     rows = [
         [
-            a["article_id"],
+            a["title"] if a["title"] == a["article_id"] else f"{a['title']} ({a['article_id']})",
+            f"{a['harm']:.0f}",
             str(a["shown"]),
-            str(a["opened"]),
-            str(a["helpful"]),
             str(a["not_helpful"]),
             str(a["handoff_after"]),
             fmt_value("r", a["helpful_rate"]),
             fmt_value("r", a["handoff_after_rate"]),
         ]
         for a in d["articles"]
-    ]
+        if a["harm"] > 0
+    ][:MAX_ARTICLES]
     header = [
         t("article"),
+        t("harm"),
         t("shown"),
-        t("opened"),
-        t("helpful"),
         t("not_helpful"),
         t("handoff_after"),
         t("helpful") + " %",
         t("handoff_after") + " %",
     ]
-    tables.append((t("articles"), header, rows))
+    tables.append((f"{t('articles')} ({t('def_harm')})", header, rows))
     for key, items in (("categories", d["categories"]), ("subcategories", d["subcategories"])):
+        by_sub = key == "subcategories"
         rows = [
             [
                 c["category"],
-                c["subcategory"] or "",
+                *([c["subcategory"] or "—"] if by_sub else []),
                 str(c["tickets"]),
                 fmt_value("n", c["previous"]),
-                "—" if c["change"] is None else f"{c['change']:+d}",
+                "—" if c["change"] is None else (f"{c['change']:+d}" if c["change"] else "0"),
                 fmt_value("r", c["change_rate"]),
             ]
             for c in items
         ]
         header = [
             t("category"),
-            t("subcategory"),
+            *([t("subcategory")] if by_sub else []),
             t("tickets"),
             t("previous"),
             t("change"),
@@ -164,10 +179,19 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     title = f"{t('gaps')} ({t('gap_total')}: {d['content_gap_messages']}"
     title += f"; {t('sampled')})" if d["content_gaps_sampled"] else ")"
     rows = [
-        [str(g["size"]), ", ".join(g["keywords"]), " | ".join(g["examples"])]
+        [
+            str(g["size"]),
+            g["suggested_title"],
+            ", ".join(g["keywords"]),
+            " | ".join(g["examples"]),
+            "—"
+            if g["nearest_article"] is None
+            else f"{g['nearest_article']} ({g['nearest_similarity']:.2f})",
+        ]
         for g in d["content_gaps"]
     ]
-    tables.append((title, [t("size"), t("keywords"), t("examples")], rows))
+    header = [t("size"), t("suggested_title"), t("keywords"), t("examples"), t("nearest")]
+    tables.append((title, header, rows))
     experiment = d.get("experiment")
     if experiment is not None:
         rows = []
@@ -214,12 +238,19 @@ def _tables(report: Report, lang: str) -> list[tuple[str, list[str], list[list[s
     return tables
 
 
-def _period_line(report: Report, lang: str) -> str:
-    return (
-        f"{text(lang, 'period')}: {_when(report.since, report.timezone)} — "
-        f"{_when(report.until, report.timezone)} ({report.timezone}); "
-        f"{text(lang, 'previous')}: {_when(report.previous.since, report.timezone)}"
-    )
+def _period_lines(report: Report, lang: str) -> list[str]:
+    """What the period is: its bounds and zone, partial days, what it is compared with."""
+    zone = report.timezone
+    lines = [
+        f"{text(lang, 'period')}: {_when(report.since, zone)} — {_when(report.until, zone)} "
+        f"({text(lang, 'time_zone')} {zone})."
+    ]
+    if report.partial_days:
+        lines.append(text(lang, "partial_days").format(days=", ".join(report.partial_days)))
+    previous = f"{_when(report.previous.since, zone)} — {_when(report.previous.until, zone)}"
+    key = "compared_with" if report.previous.has_data else "no_previous"
+    lines.append(text(lang, key).format(period=previous))
+    return lines
 
 
 def to_json(report: Report) -> str:
@@ -229,7 +260,9 @@ def to_json(report: Report) -> str:
 
 def to_markdown(report: Report, lang: str = "en") -> str:
     """Markdown tables."""
-    out = [f"# {text(lang, 'title')}", "", _period_line(report, lang), ""]
+    out = [f"# {text(lang, 'title')}", ""]
+    for line in _period_lines(report, lang):
+        out += [line, ""]
     for title, header, rows in _tables(report, lang):
         out += [f"## {title}", ""]
         if not rows:
@@ -261,6 +294,103 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")  # one opaque colour per series, never blended
+
+
+def _no_data(ax: Any, lang: str) -> None:
+    ax.text(0.5, 0.5, text(lang, "no_data"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _daily_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    daily = report.current.daily
+    if not daily:
+        _no_data(ax, lang)
+        return
+    x = list(range(len(daily)))
+    series = (("conversations", 1), ("handoffs", 2), ("deflected", 3))
+    for (key, column), colour in zip(series, _COLOURS, strict=True):
+        ax.plot(x, [row[column] for row in daily], color=colour, marker=".", label=text(lang, key))
+    partial = [i for i, row in enumerate(daily) if row[0] in report.partial_days]
+    for i in partial:
+        ax.axvspan(i - 0.5, i + 0.5, facecolor="none", edgecolor="#888", hatch="///", lw=0)
+    if partial:
+        ax.plot([], [], color="#888", lw=0, marker="s", mfc="none", label=text(lang, "partial"))
+    # At most ~10 date labels, level: every day labelled is unreadable past two weeks.
+    step = max(1, -(-len(daily) // 10))
+    ticks = x[::step]
+    ax.set_xticks(ticks, [daily[i][0][5:] for i in ticks])
+    ax.set_xlim(-0.6, len(daily) - 0.4)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"{text(lang, 'date')} ({report.timezone})")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=4, frameon=False)
+
+
+def _load_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    load = [float("nan") if v is None else v for v in report.current.hourly_load]
+    if not any(v == v for v in load):  # NaN != NaN: hours without data are left out
+        _no_data(ax, lang)
+        return
+    ax.bar(range(len(load)), load, color=_COLOURS[0])
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(-0.6, 23.6)
+    ax.set_xlabel(f"{text(lang, 'hour')} ({report.timezone})")
+    ax.set_ylabel(text(lang, "open_at_once"))
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _frt_plot(report: Report, lang: str, fig: Any) -> None:
+    import numpy as np
+
+    ax = fig.subplots()
+    minutes = report.current.first_response_s / 60.0
+    if not minutes.size:
+        _no_data(ax, lang)
+        return
+    # The longest 1% would stretch the axis over empty space: they go in the last bin.
+    top = float(np.percentile(minutes, 99)) or 1.0
+    ax.hist(np.minimum(minutes, top), bins=40, range=(0, top), color=_COLOURS[0])
+    ax.set_xlabel(text(lang, "minutes"))
+    ax.set_ylabel(text(lang, "tickets"))
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _categories_plot(report: Report, lang: str, fig: Any) -> None:
+    ax = fig.subplots()
+    cats = report.categories[:12]
+    if not cats:
+        _no_data(ax, lang)
+        return
+    y = list(range(len(cats)))
+    # Side by side, opaque: overlapping translucent bars blend into a third colour that
+    # matches neither legend entry.
+    height = 0.4 if report.previous.has_data else 0.7
+    ax.barh(
+        [i - height / 2 if report.previous.has_data else i for i in y],
+        [c.tickets for c in cats],
+        height=height,
+        color=_COLOURS[0],
+        label=text(lang, "this_period"),
+    )
+    if report.previous.has_data:
+        ax.barh(
+            [i + height / 2 for i in y],
+            [c.previous or 0 for c in cats],
+            height=height,
+            color=_COLOURS[1],
+            label=text(lang, "previous"),
+        )
+    ax.set_yticks(y, [c.category for c in cats])
+    ax.invert_yaxis()
+    ax.set_xlabel(text(lang, "tickets"))
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+
+
 def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     """(title, data: URI of a PNG) for each plot."""
     import matplotlib
@@ -272,64 +402,17 @@ def plots(report: Report, lang: str) -> list[tuple[str, str]]:
     # for a file.
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
-    fig: Any
-    ax: Any
-
     out: list[tuple[str, str]] = []
-    cur = report.current
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    if cur.daily:
-        days = [d for d, _, _, _ in cur.daily]
-        # Positions, not the date strings: strings would be "categorical units".
-        x = list(range(len(days)))
-        ax.plot(x, [c for _, c, _, _ in cur.daily], label=text(lang, "conversations"))
-        ax.plot(x, [h for _, _, h, _ in cur.daily], label=text(lang, "handoffs"))
-        ax.plot(x, [v for _, _, _, v in cur.daily], label=text(lang, "deflected"))
-        ax.set_xticks(x, days)
-        ax.legend()
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_daily"))
-    out.append((text(lang, "plot_daily"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    load = [float("nan") if v is None else v for v in cur.hourly_load]
-    if any(v == v for v in load):  # NaN != NaN: hours without data are left out
-        ax.bar(range(len(load)), load)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_xlabel(text(lang, "hour"))
-    ax.set_title(text(lang, "plot_load"))
-    out.append((text(lang, "plot_load"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    if cur.first_response_s.size:
-        ax.hist(cur.first_response_s / 60.0, bins=50)
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_frt"))
-    out.append((text(lang, "plot_frt"), _png(fig)))
-
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    cats = report.categories[:12]
-    if cats:
-        y = list(range(len(cats)))
-        if report.previous.has_data:
-            previous = [c.previous or 0 for c in cats]
-            ax.barh(y, previous, alpha=0.5, label=text(lang, "previous"))
-        ax.barh(y, [c.tickets for c in cats], alpha=0.7, label=text(lang, "tickets"))
-        ax.set_yticks(y, [c.category for c in cats])
-        ax.invert_yaxis()
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, text(lang, "no_data"), ha="center")
-    ax.set_title(text(lang, "plot_categories"))
-    out.append((text(lang, "plot_categories"), _png(fig)))
+    for key, draw in (
+        ("plot_daily", _daily_plot),
+        ("plot_load", _load_plot),
+        ("plot_frt", _frt_plot),
+        ("plot_categories", _categories_plot),
+    ):
+        fig = Figure(figsize=(8, 3.2), layout="constrained")
+        draw(report, lang, fig)
+        fig.suptitle(text(lang, key))
+        out.append((text(lang, key), _png(fig)))
     return out
 
 
@@ -349,8 +432,8 @@ def to_html(report: Report, lang: str = "en") -> str:
         f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
         f"<title>{e(text(lang, 'title'))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(text(lang, 'title'))}</h1>",
-        f"<p>{e(_period_line(report, lang))}</p>",
     ]
+    parts += [f"<p>{e(line)}</p>" for line in _period_lines(report, lang)]
     for title, uri in plots(report, lang):
         parts.append(f'<figure><img alt="{e(title)}" src="{uri}"></figure>')
     for title, header, rows in _tables(report, lang):

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, tzinfo
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
 
-from supportbot.analytics.columns import NO_CODE, ColumnarEventLog, EventColumns
 from supportbot.analytics.experiments import ExperimentReport, compare_arms
+from supportbot.analytics.frame import EventFrame
 from supportbot.analytics.gaps import Cluster, Embed, Theme, find_themes, kmeans
-from supportbot.analytics.kpis import (
-    LOOKBACK,
-    CategoryStats,
-    EventFrame,
-    PeriodStats,
-    compute_period,
-)
+from supportbot.analytics.kpis import LOOKBACK, CategoryStats, PeriodStats, compute_period
+from supportbot.analytics.table import NO_CODE, ColumnarEventLog, EventColumns, to_micros
+
+PREVIOUS_MISSING_SHARE = 0.1
+"""A previous period whose first tenth has no events at all counts as having no data."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """An article of the knowledge base as the report names and matches it."""
+
+    title: str
+    text: str
+    """What a gap theme is compared with: the title and the questions it answers."""
+
 
 MAX_GAP_TEXTS = 2000
 """Unanswered messages embedded at most; beyond that a random sample stands for all."""
@@ -40,6 +49,8 @@ class Report:
     gap_messages: int
     gaps_sampled: bool
     experiment: ExperimentReport | None
+    partial_days: tuple[str, ...] = ()
+    """Local dates (ISO) of the period that it covers only in part (today, until now)."""
 
 
 def compare_categories(
@@ -81,6 +92,24 @@ def compare_categories(
     return rows
 
 
+def partial_days(
+    since: datetime, until: datetime, tz: tzinfo, *, log_start: int | None = None
+) -> tuple[str, ...]:
+    """The local dates at the period's edges that it does not cover whole, including the
+    day the log starts on when that is inside the period (`log_start`: microseconds)."""
+    out: list[str] = []
+    start, end = since.astimezone(tz), until.astimezone(tz)
+    if log_start is not None and to_micros(since) < log_start < to_micros(until):
+        first = (since + timedelta(microseconds=log_start - to_micros(since))).astimezone(tz)
+        if first.time() != time():
+            start = first
+    if start.time() != time():
+        out.append(start.date().isoformat())
+    if end.time() != time() and end.date().isoformat() not in out:
+        out.append(end.date().isoformat())
+    return tuple(out)
+
+
 def _arm_names(
     cols: EventColumns, codes: np.ndarray[Any, Any], experiment: str
 ) -> list[str | None]:
@@ -105,6 +134,7 @@ async def build_report(
     experiment: str | None = None,
     max_gap_texts: int = MAX_GAP_TEXTS,
     seed: int = 0,
+    articles: Mapping[str, KnownArticle] | None = None,
 ) -> Report:
     """Read the log once and compute the period, the previous period, gaps and experiments.
 
@@ -118,11 +148,19 @@ async def build_report(
         experiment: the experiment whose arms to compare, if any.
         max_gap_texts: unanswered messages embedded at most (a random sample beyond).
         seed: seed of that sample.
+        articles: the knowledge base's articles by id (titles for the tables; the nearest
+            article of each content-gap theme).
     """
     if until <= since:
         raise ValueError("the period must end after it starts")
     length = until - since
     cols = await log.read_columns(since - length - LOOKBACK, until)
+    # A previous period the log covers only from its middle on (the bot, or the demo, had
+    # just started) would make every change look like growth: it counts as no data.
+    earliest = int(cols.ts.min()) if len(cols) else None
+    previous_covered = earliest is not None and earliest <= to_micros(
+        since - length + length * PREVIOUS_MISSING_SHARE
+    )
     # The frame takes the columns over (a month of events is not copied once more).
     frame = await asyncio.to_thread(EventFrame, cols, reorder_in_place=True)
     del cols
@@ -133,6 +171,16 @@ async def build_report(
         return current, previous
 
     current, previous = await asyncio.to_thread(compute)
+    known = articles or {}
+    current = replace(
+        current,
+        articles=[
+            replace(a, title=known[a.article_id].title if a.article_id in known else a.article_id)
+            for a in current.articles
+        ],
+    )
+    if previous.has_data and not previous_covered:
+        previous = replace(previous, has_data=False)
     themes: list[Theme] = []
     gap_ids = current.gap_event_ids
     sampled = gap_ids.size > max_gap_texts
@@ -142,8 +190,19 @@ async def build_report(
             pick = np.random.default_rng(seed).choice(gap_ids, size=max_gap_texts, replace=False)
         texts = await log.read_texts(pick.tolist())
         themes = await asyncio.to_thread(
-            find_themes, list(texts.values()), embed, cluster=cluster, total=int(gap_ids.size)
+            find_themes,
+            list(texts.values()),
+            embed,
+            cluster=cluster,
+            total=int(gap_ids.size),
+            articles={i: a.text for i, a in known.items()},
         )
+        themes = [
+            replace(t, nearest_article=known[t.nearest_article].title)
+            if t.nearest_article is not None and t.nearest_article in known
+            else t
+            for t in themes
+        ]
     before = previous.categories if previous.has_data else None
     experiment_report = None
     if experiment is not None:
@@ -162,6 +221,7 @@ async def build_report(
         gap_messages=int(gap_ids.size),
         gaps_sampled=bool(sampled),
         experiment=experiment_report,
+        partial_days=partial_days(since, until, tz, log_start=earliest),
     )
 
 
@@ -186,7 +246,9 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "until": report.until.isoformat(),
             "timezone": report.timezone,
             "previous_since": report.previous.since.isoformat(),
+            "previous_until": report.previous.until.isoformat(),
             "previous_has_data": report.previous.has_data,
+            "partial_days": list(report.partial_days),
         },
         "conversations": s.conversations,
         "first_response_median_s": s.first_response_median_s,
@@ -195,6 +257,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "bot_first_response_p90_s": s.bot_first_response_p90_s,
         "operator_response_median_s": s.operator_response_median_s,
         "resolution_median_s": s.resolution_median_s,
+        "bot_resolution_median_s": s.bot_resolution_median_s,
+        "ticket_resolution_median_s": s.ticket_resolution_median_s,
         "csat": s.csat,
         "rating_response_rate": s.rating_response_rate,
         "fcr": s.fcr,
@@ -217,6 +281,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "conversations",
                 "first_response_median_s",
                 "resolution_median_s",
+                "bot_resolution_median_s",
+                "ticket_resolution_median_s",
                 "csat",
                 "fcr",
                 "deflection",

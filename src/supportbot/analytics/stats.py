@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from supportbot.analytics.columns import EventColumns, columns_from
 from supportbot.analytics.headline import Headline, format_headline, format_stats, headline
 from supportbot.analytics.kpis import LOOKBACK
+from supportbot.analytics.table import EventColumns, columns_from
 from supportbot.analytics.texts import text
 from supportbot.domain.ports import EventLog
 
@@ -44,13 +44,19 @@ class StatsService:
         now = self._clock().astimezone(self._tz)
         midnight = datetime.combine(now.date(), time(), tzinfo=self._tz)
         today = await self._headline(midnight.astimezone(UTC), now.astimezone(UTC))
-        week = await self._headline((now - timedelta(days=7)).astimezone(UTC), now.astimezone(UTC))
+        # The same whole local days as `supportbot report --since 7d`: seven days before
+        # today's midnight, plus today so far.
+        week_start = datetime.combine(now.date() - timedelta(days=7), time(), tzinfo=self._tz)
+        week = await self._headline(week_start.astimezone(UTC), now.astimezone(UTC))
         return format_stats(today, week, lang)
 
     async def weekly_summary_text(self, lang: str) -> str:
-        """The summary of the 7 days before now."""
-        now = self._clock().astimezone(UTC)
-        week = await self._headline(now - timedelta(days=7), now)
+        """The summary of the 7 whole local days before today (as `supportbot report
+        --since 7d --complete-days` reports them)."""
+        today = self._clock().astimezone(self._tz).date()
+        end = datetime.combine(today, time(), tzinfo=self._tz).astimezone(UTC)
+        start = datetime.combine(today - timedelta(days=7), time(), tzinfo=self._tz)
+        week = await self._headline(start.astimezone(UTC), end)
         return format_headline(week, lang, text(lang, "week"))
 
 

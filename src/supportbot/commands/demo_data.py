@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supportbot.analytics.demo import DemoArticle, demo_day, load_demo_articles
 from supportbot.config import load_settings
+from supportbot.demo.history import DemoArticle, DemoBatch, demo_day, load_demo_articles
 from supportbot.domain.errors import SupportBotError
 from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, EncodedEvents, SqliteEventLog, encode_columns
+from supportbot.storage.event_store import DuckDbEventStore
+from supportbot.storage.events import MIGRATIONS, SqliteEventSource, event_store_path
 
 IN_PROCESS_MAX = 50_000
 """Conversations up to which `fill` works without worker processes by default."""
@@ -48,8 +49,8 @@ def _make_day(
     articles: Sequence[DemoArticle],
     experiments: Mapping[str, Mapping[str, float]],
     seed: int,
-) -> EncodedEvents:
-    batch = demo_day(
+) -> DemoBatch:
+    return demo_day(
         day,
         days=days,
         per_day=per_day,
@@ -58,7 +59,6 @@ def _make_day(
         experiments=experiments,
         seed=seed,
     )
-    return encode_columns(batch.columns, batch.conversation_ids, batch.data)
 
 
 async def fill(
@@ -72,31 +72,44 @@ async def fill(
     seed: int = 1,
     workers: int | None = None,
 ) -> int:
-    """Write a demo history into `database`; returns the number of events.
+    """Write a demo history into `database` and its event store; returns the number of events.
 
-    Days are generated and encoded in worker processes (the CPU-heavy part) while this
-    process only inserts, in day order, so ids still follow time. A small history is made
-    right here (`workers=0`, the default below `IN_PROCESS_MAX` conversations): starting
-    worker processes would take longer than the whole job.
+    Days are generated in worker processes (the CPU-heavy part) while this process only
+    writes, in day order, so ids still follow time. Each day goes to the SQLite log and
+    straight into the DuckDB event store, so the first report has nothing left to copy. A
+    small history is made right here (`workers=0`, the default below `IN_PROCESS_MAX`
+    conversations): starting worker processes would take longer than the whole job.
     """
     if workers is None:
         small = days * per_day <= IN_PROCESS_MAX
         workers = 0 if small else max(1, min(4, os.cpu_count() or 1))
     db = await Database.open(database, MIGRATIONS)
-    total = 0
-    loop = asyncio.get_running_loop()
+    await db.close()
+    source = SqliteEventSource(database)
+    store = DuckDbEventStore(event_store_path(database))
     try:
-        log = SqliteEventLog(db)
+        await asyncio.to_thread(store.sync, source)
+        next_id = source.last_id() + 1
+        total = 0
+
+        def write(batch: DemoBatch) -> None:
+            nonlocal next_id, total
+            raw = batch.to_arrow(next_id)
+            source.append(raw)
+            store.ingest(raw)
+            next_id += raw.num_rows
+            total += raw.num_rows
+
         if workers == 0:
             for day in range(days):
-                encoded = await asyncio.to_thread(
+                batch = await asyncio.to_thread(
                     _make_day, day, days, per_day, end, articles, experiments, seed
                 )
-                await log.append_encoded(encoded)
-                total += len(encoded.rows)
+                await asyncio.to_thread(write, batch)
             return total
+        loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: list[Future[EncodedEvents]] = []
+            pending: list[Future[DemoBatch]] = []
             next_day = 0
             while next_day < days or pending:
                 # Keep a couple of days in flight per worker, no more (memory stays flat).
@@ -107,12 +120,11 @@ async def fill(
                         )
                     )
                     next_day += 1
-                encoded = await asyncio.wrap_future(pending.pop(0), loop=loop)
-                await log.append_encoded(encoded)
-                total += len(encoded.rows)
+                batch = await asyncio.wrap_future(pending.pop(0), loop=loop)
+                await asyncio.to_thread(write, batch)
+        return total
     finally:
-        await db.close()
-    return total
+        store.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.per_day < 0:
         raise SupportBotError("--per-day must not be negative")
     settings = load_settings(args.config)
-    articles = load_demo_articles(settings.knowledge_base.dir)
+    articles = load_demo_articles(settings.knowledge_base.dir, settings.desk.categories)
     experiments = {
         e.name: {arm: a.share for arm, a in e.arms.items()} for e in settings.experiments
     }

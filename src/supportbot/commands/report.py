@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import re
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,19 +19,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from supportbot.analytics.gaps import Embed
 from supportbot.analytics.kpis import LOOKBACK
 from supportbot.analytics.render import to_csv, to_html, to_json, to_markdown
-from supportbot.analytics.report import build_report
+from supportbot.analytics.report import KnownArticle, build_report
 from supportbot.config import Settings, load_settings
 from supportbot.domain.errors import ConfigError, SupportBotError
 from supportbot.storage.db import Database
-from supportbot.storage.events import MIGRATIONS, SqliteEventLog
+from supportbot.storage.event_store import DuckDbEventStore
+from supportbot.storage.events import MIGRATIONS, SqliteEventSource, event_store_path
 
 logger = logging.getLogger(__name__)
 
 _RELATIVE = re.compile(r"^(\d+)([dhw])$")
 
 
+def local_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The start (in UTC) of the local day `moment` falls in."""
+    local = moment.astimezone(tz)
+    return datetime.combine(local.date(), time(), tzinfo=tz).astimezone(UTC)
+
+
 def parse_moment(value: str, *, now: datetime, tz: ZoneInfo, option: str = "--since") -> datetime:
-    """ "7d", "12h", "2w" (before now), an ISO date (local midnight) or an ISO date-time.
+    """ "7d" or "2w" (that many whole local days before today), "12h" (hours before now), an
+    ISO date (local midnight) or an ISO date-time.
+
+    Days are calendar days in `tz`: "30d" starts at local midnight 30 days before today, so
+    every day in the report is a whole day (today, up to now, is the only partial one).
 
     Raises:
         SupportBotError: the value cannot be read or lies outside the calendar; the message
@@ -40,8 +52,13 @@ def parse_moment(value: str, *, now: datetime, tz: ZoneInfo, option: str = "--si
     try:
         if match:
             amount, unit = int(match.group(1)), match.group(2)
-            hours = {"h": 1, "d": 24, "w": 168}[unit]
-            return now - timedelta(hours=amount * hours)
+            if unit == "h":
+                return now - timedelta(hours=amount)
+            days = amount * (7 if unit == "w" else 1)
+            today = now.astimezone(tz).date()
+            return datetime.combine(today - timedelta(days=days), time(), tzinfo=tz).astimezone(
+                UTC
+            )
         moment = datetime.fromisoformat(value.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=tz)
@@ -110,8 +127,21 @@ def _check_experiment(name: str, configured: Sequence[str]) -> None:
 def register(subparsers: Any, name: str) -> None:
     """Add the `report` subcommand."""
     parser = subparsers.add_parser(name, help="support KPIs for a period")
-    parser.add_argument("--since", default="7d", help="7d, 12h, 2w or an ISO date (default 7d)")
-    parser.add_argument("--until", default=None, help="end of the period (default: now)")
+    parser.add_argument(
+        "--since",
+        default="7d",
+        help="7d or 2w (whole local days before today), 12h, or an ISO date (default 7d)",
+    )
+    parser.add_argument(
+        "--until",
+        default=None,
+        help="end of the period (default: now, so today is included and marked partial)",
+    )
+    parser.add_argument(
+        "--complete-days",
+        action="store_true",
+        help="end the period at today's local midnight: whole days only, today left out",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output file (default: stdout)")
     parser.add_argument("--format", choices=["html", "md", "csv", "json"], default=None)
     parser.add_argument("--lang", choices=["en", "ru"], default=None)
@@ -125,6 +155,23 @@ def register(subparsers: Any, name: str) -> None:
         "fast hashing one, or none to skip the clustering",
     )
     parser.set_defaults(handler=run)
+
+
+def _known_articles(settings: Settings) -> dict[str, KnownArticle]:
+    """The knowledge base's articles by id (titles and questions), {} when it cannot be read."""
+    from supportbot.knowledge.loader import load_knowledge_base
+
+    try:
+        kb = load_knowledge_base(settings.knowledge_base.dir)
+    except SupportBotError as exc:
+        logger.warning("Articles are shown by id: %s", exc)
+        return {}
+    return {
+        article.id: KnownArticle(
+            title=article.title, text=" ".join((article.title, *article.questions))
+        )
+        for article in kb.articles.values()
+    }
 
 
 def _load_embedder(settings: Settings, choice: str) -> Any:
@@ -181,17 +228,35 @@ async def produce(
     experiment: str | None = None,
     gaps_embedder: str = "config",
 ) -> str:
-    """Read `storage.database` and render the report of [since, until) in `fmt`."""
-    db = await Database.open(settings.storage.database, MIGRATIONS)
+    """Bring the event store up to date with `storage.database` and render the report of
+    [since, until) in `fmt`."""
+    database = settings.storage.database
+    db = await Database.open(database, MIGRATIONS)  # an old database gets today's schema
+    await db.close()
+    store = await asyncio.to_thread(DuckDbEventStore, event_store_path(database))
     try:
-        log = SqliteEventLog(db)
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            if fmt == "html":
+                # matplotlib takes a second to import: done while DuckDB reads the month.
+                pool.submit(importlib.import_module, "matplotlib.figure")
             embed = _lazy_embed(pool, settings, gaps_embedder)
+            known_articles: Future[dict[str, KnownArticle]] = pool.submit(
+                _known_articles, settings
+            )
+            copied = await asyncio.to_thread(store.sync, SqliteEventSource(database))
+            logger.info("Event store: %d new events copied from %s", copied, database)
+            await asyncio.wrap_future(known_articles)
             report = await build_report(
-                log, since, until, tz=tz, embed=embed, experiment=experiment
+                store,
+                since,
+                until,
+                tz=tz,
+                embed=embed,
+                experiment=experiment,
+                articles=known_articles.result(),
             )
     finally:
-        await db.close()
+        store.close()
     if fmt == "json":
         return to_json(report)
     if fmt == "csv":
@@ -210,7 +275,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"analytics.timezone: unknown zone {exc}") from exc
     now = datetime.now(UTC)
     since = parse_moment(args.since, now=now, tz=tz, option="--since")
-    until = parse_moment(args.until, now=now, tz=tz, option="--until") if args.until else now
+    if args.until:
+        until = parse_moment(args.until, now=now, tz=tz, option="--until")
+    elif args.complete_days:
+        until = local_midnight(now, tz)
+    else:
+        until = now
     _check_period(since, until)
     if args.experiment is not None:
         _check_experiment(args.experiment, [e.name for e in settings.experiments])

@@ -1,26 +1,25 @@
-"""The analytics event log in SQLite (rows plus compressed column blocks) and its in-memory twin.
+"""The analytics event log in SQLite (one row per event) and its in-memory twin.
 
-Rows are the source of truth and keep every field. A month of a busy bot is millions of
-rows, and turning millions of rows into Python objects takes longer than a report may, so
-sealed runs of rows are also stored as compressed numpy column blocks (`EventColumns`).
-Blocks are derived data: they never change once written and can be rebuilt from the rows.
+Rows are the source of truth: the bot appends them, `/stats` reads a day or a week of them.
+Reports read a month of millions through the DuckDB event store (`storage.event_store`),
+which copies new rows through `SqliteEventSource`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+import pyarrow as pa
 
-from supportbot.analytics.columns import NONE_ID, EventColumns, from_micros, to_micros
+from supportbot.analytics.table import EventColumns, from_micros, to_micros
 from supportbot.domain.events import Event, EventKind
 from supportbot.storage.db import Database, Migration
+from supportbot.storage.event_store import RAW_SCHEMA, DuckDbEventStore
 
 MIGRATIONS: list[Migration] = [
     (
@@ -48,15 +47,10 @@ MIGRATIONS: list[Migration] = [
         );
         CREATE INDEX IF NOT EXISTS event_blocks_ts ON event_blocks (ts_min, ts_max);
         """,
-    )
+    ),
+    # Compressed column blocks were the report's columnar copy; the DuckDB store is now.
+    ("events_002", "DROP TABLE IF EXISTS event_blocks;"),
 ]
-
-BLOCK_MIN = 20_000
-"""Unsealed rows are packed into a block once there are this many (reads of the tail stay
-cheap; a live bot pays a fraction of a second once per this many events)."""
-
-BLOCK_MAX = 250_000
-"""Rows per block at most, so packing never holds a huge batch in memory twice."""
 
 _BATCH = 500  # stays under SQLite's host-parameter limit
 _COLUMNS = "id, ts, kind, conversation_id, user_id, ticket_id, operator_id, article_id, data, arms"
@@ -109,52 +103,14 @@ class SqliteEventLog:
         await self.append_many([event])
 
     async def append_many(self, events: Sequence[Event]) -> None:
-        """Record events in one transaction; seal a block when enough rows have gathered."""
-        if events:
-            await self.append_encoded(await asyncio.to_thread(encode_events, events))
-
-    async def append_encoded(self, encoded: EncodedEvents) -> None:
-        """Record events prepared by `encode_events` (which may run in another process)."""
-        if not encoded.rows:
+        """Record events in one transaction."""
+        if not events:
             return
-        # IMMEDIATE: ids are taken from max(id), so no other writer may slip in between.
-        async with self._db.transaction(immediate=True) as conn:
-            last_id = await self._scalar("SELECT coalesce(max(id), 0) FROM events")
-            sealed = await self._scalar("SELECT coalesce(max(last_id), 0) FROM event_blocks")
-            first_id = last_id + 1
+        rows = [_row(to_micros(event.ts), event, _dumps(event.arms)) for event in events]
+        async with self._db.transaction() as conn:
             await conn.executemany(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first_id + i, *row) for i, row in enumerate(encoded.rows)],
+                f"INSERT INTO events ({_COLUMNS[4:]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
-            new_last = last_id + len(encoded.rows)
-            if new_last - sealed >= BLOCK_MIN:
-                if sealed == last_id and encoded.blocks:
-                    # The whole tail is this batch, already packed: no read-back needed.
-                    for offset, block in encoded.blocks:
-                        await self._insert_block(first_id + offset, block)
-                else:
-                    tail = await self._rows_after(sealed)
-                    events = [_event(row) for row in tail]
-                    for offset, block in await asyncio.to_thread(_pack_all, events):
-                        await self._insert_block(sealed + 1 + offset, block)
-
-    async def _scalar(self, sql: str) -> int:
-        async with self._db.connection.execute(sql) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row is not None else 0
-
-    async def _rows_after(self, event_id: int) -> list[Any]:
-        async with self._db.connection.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE id > ? ORDER BY id", (event_id,)
-        ) as cursor:
-            return list(await cursor.fetchall())
-
-    async def _insert_block(self, first_id: int, block: _Block) -> None:
-        await self._db.connection.execute(
-            "INSERT INTO event_blocks (first_id, last_id, ts_min, ts_max, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (first_id, first_id + block.count - 1, block.ts_min, block.ts_max, block.payload),
-        )
 
     async def read(self, since: datetime, until: datetime) -> list[Event]:
         """Events with since <= ts < until, oldest first."""
@@ -166,24 +122,14 @@ class SqliteEventLog:
         return [_event(row) for row in rows]
 
     async def read_columns(self, since: datetime, until: datetime) -> EventColumns:
-        """Events with since <= ts < until as columns: sealed blocks plus the unsealed tail."""
-        low, high = to_micros(since), to_micros(until)
-        sealed = await self._scalar("SELECT coalesce(max(last_id), 0) FROM event_blocks")
+        """A day or a week of events as columns (`/stats`), through an in-memory DuckDB
+        store: the same extraction as reports, without an `Event` object per row."""
         async with self._db.connection.execute(
-            "SELECT first_id, ts_min, ts_max, payload FROM event_blocks "
-            "WHERE ts_max >= ? AND ts_min < ? ORDER BY first_id",
-            (low, high),
+            f"SELECT {_COLUMNS} FROM events WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+            (to_micros(since), to_micros(until)),
         ) as cursor:
-            payloads = [
-                (int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
-                for row in await cursor.fetchall()
-            ]
-        async with self._db.connection.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id",
-            (sealed, low, high),
-        ) as cursor:
-            tail = list(await cursor.fetchall())
-        return await asyncio.to_thread(_unpack, payloads, tail, low, high)
+            rows = list(await cursor.fetchall())
+        return await asyncio.to_thread(_columns_of_rows, rows)
 
     async def read_texts(self, event_ids: Sequence[int]) -> dict[int, str]:
         """The `data["text"]` of the given events, for those that have one."""
@@ -193,121 +139,89 @@ class SqliteEventLog:
             part = unique[start : start + _BATCH]
             marks = ",".join("?" * len(part))
             async with self._db.connection.execute(
-                f"SELECT id, data FROM events WHERE id IN ({marks})", part
+                f"SELECT id, json_extract(data, '$.text') FROM events WHERE id IN ({marks})",
+                part,
             ) as cursor:
-                for event_id, data in await cursor.fetchall():
-                    text = json.loads(data).get("text") if data else None
+                for event_id, text in await cursor.fetchall():
                     if isinstance(text, str):
                         found[int(event_id)] = text
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """A packed run of events; its `event_id` column holds offsets from the block's first id."""
-
-    count: int
-    ts_min: int
-    ts_max: int
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedEvents:
-    """Events turned into rows (without ids) and, for big batches, packed blocks.
-
-    Plain data, so a worker process can make it and the writer only inserts it.
-    """
-
-    rows: list[tuple[Any, ...]]
-    blocks: list[tuple[int, _Block]]
-
-
-def _pack_all(
-    events: Sequence[Event], micros: Sequence[int] | None = None
-) -> list[tuple[int, _Block]]:
-    out: list[tuple[int, _Block]] = []
-    for start in range(0, len(events), BLOCK_MAX):
-        part = events[start : start + BLOCK_MAX]
-        part_micros = micros[start : start + BLOCK_MAX] if micros is not None else None
-        columns = EventColumns.from_events(part, range(len(part)), part_micros)
-        block = _Block(len(part), int(columns.ts.min()), int(columns.ts.max()), columns.to_bytes())
-        out.append((start, block))
-    return out
-
-
-def encode_events(events: Sequence[Event]) -> EncodedEvents:
-    """Prepare events for `SqliteEventLog.append_encoded` (CPU work; any thread or process).
-
-    Raises:
-        ValueError: an event has a naive timestamp (nothing is written then).
-    """
-    micros = [to_micros(event.ts) for event in events]
-    arms_json: dict[int, str | None] = {}  # id() of an arms dict; all are alive here
-    rows = []
-    for ts, event in zip(micros, events, strict=True):
-        key = id(event.arms)
-        if key not in arms_json:
-            arms_json[key] = _dumps(event.arms)
-        rows.append(_row(ts, event, arms_json[key]))
-    blocks = _pack_all(events, micros) if len(events) >= BLOCK_MIN else []
-    return EncodedEvents(rows, blocks)
-
-
-def encode_columns(
-    columns: EventColumns, conversation_ids: Sequence[str], data: Sequence[str | None]
-) -> EncodedEvents:
-    """Prepare events that exist only as columns (the demo history) for `append_encoded`.
-
-    `columns` must have `event_id` 0..n-1 in time order; `conversation_ids` and `data`
-    (the JSON text of each row's `data`) are per row. No `Event` objects are made: a month
-    of a busy bot would not fit the time budget that way.
-    """
-    n = len(columns)
-    if not (len(conversation_ids) == len(data) == n):
-        raise ValueError("conversation_ids and data must have one entry per row")
-    # The strings of code columns (plus None for NO_CODE: index -1 is the extra last entry).
-    table = np.empty(len(columns.strings) + 1, dtype=object)
-    table[:-1] = columns.strings
-    table[-1] = None
-
-    def ids(values: npt.NDArray[np.int64]) -> list[int | None]:
-        out = values.astype(object)
-        out[values == NONE_ID] = None
-        return list(out.tolist())
-
-    # The arms code's string is `arms_key`'s canonical JSON: exactly what a row stores.
-    rows = list(
-        zip(
-            columns.ts.tolist(),
-            table[columns.kind].tolist(),
-            conversation_ids,
-            columns.user.tolist(),
-            ids(columns.ticket),
-            ids(columns.operator),
-            table[columns.article].tolist(),
-            data,
-            table[columns.arms].tolist(),
-            strict=True,
-        )
+def _columns_of_rows(rows: Sequence[Sequence[Any]]) -> EventColumns:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(RAW_SCHEMA)
+    raw = pa.table(
+        [
+            pa.array(column, type=field.type)
+            for column, field in zip(columns, RAW_SCHEMA, strict=True)
+        ],
+        schema=RAW_SCHEMA,
     )
-    blocks: list[tuple[int, _Block]] = []
-    if n >= BLOCK_MIN:
-        for start in range(0, n, BLOCK_MAX):
-            part = columns.select(np.arange(start, min(n, start + BLOCK_MAX)))
-            part = replace(part, event_id=part.event_id - start)
-            block = _Block(len(part), int(part.ts.min()), int(part.ts.max()), part.to_bytes())
-            blocks.append((start, block))
-    return EncodedEvents(rows, blocks)
+    store = DuckDbEventStore(threads=1)
+    try:
+        store.ingest(raw)
+        return store.columns()
+    finally:
+        store.close()
 
 
-def _unpack(
-    payloads: list[tuple[int, int, int, bytes]], tail: list[Any], low: int, high: int
-) -> EventColumns:
-    rest = None
-    if tail:
-        rest = EventColumns.from_events([_event(row) for row in tail], [r[0] for r in tail])
-    return EventColumns.from_blocks(payloads, low, high, tail=rest)
+def event_store_path(database: Path) -> Path:
+    """Where the DuckDB event store of a SQLite database lives: beside it."""
+    return database.with_name(f"{database.stem}.events.duckdb")
+
+
+class SqliteEventSource:
+    """The rows of a SQLite event log as Arrow batches (`EventSource` of the event store).
+
+    Read through ADBC, which fills Arrow columns in C: a month of rows in seconds, where
+    Python tuples would take minutes. ADBC links its own SQLite library, and two SQLite
+    libraries in one process do not see each other's file locks: use a source only while
+    no aiosqlite `Database` on the same file is open in this process (the report and
+    demo-data commands close theirs first).
+    """
+
+    def __init__(self, path: Path, *, batch_rows: int = 500_000) -> None:
+        self._path = path
+        self._batch_rows = batch_rows
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        with adbc.connect(str(self._path), autocommit=True) as conn, conn.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            table: pa.Table = cursor.fetch_arrow_table()
+        return table
+
+    def last_id(self) -> int:
+        """The highest event id (0 when empty)."""
+        value = self._query("SELECT coalesce(max(id), 0) AS m FROM events").column(0)[0]
+        return int(value.as_py())
+
+    def ts_of(self, event_id: int) -> int | None:
+        """The timestamp of one event, None when there is no such id."""
+        found = self._query("SELECT ts FROM events WHERE id = ?", [event_id]).column(0)
+        return int(found[0].as_py()) if len(found) else None
+
+    def batches_after(self, event_id: int) -> Iterator[pa.RecordBatch]:
+        """Rows with id > `event_id` in id order, `batch_rows` at a time."""
+        last = self.last_id()
+        while event_id < last:
+            upper = event_id + self._batch_rows
+            table = self._query(
+                f"SELECT {_COLUMNS} FROM events WHERE id > ? AND id <= ? ORDER BY id",
+                [event_id, upper],
+            )
+            yield from table.cast(RAW_SCHEMA).to_batches()
+            event_id = upper
+
+    def append(self, raw: pa.Table) -> None:
+        """Append rows in `RAW_SCHEMA` (ids included) in one transaction (bulk loads)."""
+        import adbc_driver_sqlite.dbapi as adbc
+
+        with adbc.connect(str(self._path)) as conn:
+            with conn.cursor() as cursor:
+                cursor.adbc_ingest("events", raw.cast(RAW_SCHEMA), mode="append")
+            conn.commit()
 
 
 class InMemoryEventLog:
@@ -337,16 +251,11 @@ class InMemoryEventLog:
         return [self._events[i] for i in self._ids_between(since, until)]
 
     async def read_columns(self, since: datetime, until: datetime) -> EventColumns:
-        """Events with since <= ts < until as columns."""
-        ids = self._ids_between(since, until)
-        return EventColumns.from_events([self._events[i] for i in ids], ids)
-
-    async def read_texts(self, event_ids: Sequence[int]) -> dict[int, str]:
-        """The `data["text"]` of the given events, for those that have one."""
-        found: dict[int, str] = {}
-        for event_id in np.unique(np.asarray(event_ids, dtype=np.int64)).tolist():
-            if 0 <= event_id < len(self._events):
-                text = self._events[event_id].data.get("text")
-                if isinstance(text, str):
-                    found[event_id] = text
-        return found
+        """Events with since <= ts < until as columns (as the SQLite log hands them out)."""
+        events = await self.read(since, until)
+        store = DuckDbEventStore(threads=1)
+        try:
+            store.append_many(events)
+            return store.columns()
+        finally:
+            store.close()

@@ -1,4 +1,4 @@
-"""Event columns: block decoding straight into one table, kind masks, frames."""
+"""Event columns: kind masks, frames."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from supportbot.analytics.columns import EventColumns, columns_from, to_micros
-from supportbot.analytics.kpis import EventFrame, compute_period
+from supportbot.analytics.frame import EventFrame
+from supportbot.analytics.kpis import compute_period
+from supportbot.analytics.table import columns_from
 from supportbot.domain.events import Event, EventKind
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC)
@@ -26,34 +27,6 @@ def _events(start: int, count: int, prefix: str) -> list[Event]:
         )
         for i in range(count)
     ]
-
-
-def test_from_blocks_merges_dictionaries_filters_edges_and_appends_the_tail() -> None:
-    parts = [_events(0, 10, "a"), _events(10, 10, "b"), _events(20, 10, "c")]
-    blocks = []
-    first_id = 1
-    for part in parts:
-        cols = columns_from(part[::-1])  # each block has its own string order
-        blocks.append((first_id, int(cols.ts.min()), int(cols.ts.max()), cols.to_bytes()))
-        first_id += len(part)
-    tail = columns_from(_events(30, 4, "d")[::-1])
-    low = to_micros(T0 + timedelta(seconds=5))
-    high = to_micros(T0 + timedelta(seconds=40))
-    for threads in (1, 2):
-        got = EventColumns.from_blocks(blocks, low, high, tail=tail, threads=threads)
-        expected = EventColumns.concat(
-            [EventColumns.from_bytes(b[3], id_offset=b[0]) for b in blocks] + [tail]
-        )
-        expected = expected.select((expected.ts >= low) & (expected.ts < high))
-        assert len(got) == 25 + 4
-        assert got.ts.tolist() == expected.ts.tolist()
-        assert got.user.tolist() == expected.user.tolist()
-        assert got.event_id.tolist() == expected.event_id.tolist()
-        for name in ("kind", "label", "arms"):
-            mine = [got.strings[c] for c in getattr(got, name).tolist()]
-            theirs = [expected.strings[c] for c in getattr(expected, name).tolist()]
-            assert mine == theirs, name
-        assert got.flag.tolist() == expected.flag.tolist()
 
 
 def test_kind_mask_any_number_of_kinds() -> None:

@@ -1,19 +1,17 @@
-"""Events as numpy columns: the compact form every report is computed on.
+"""Events as numpy columns: the compact form every KPI is computed on.
 
 Reports over a month touch millions of events; Python objects per event would not fit the
-time budget, so the log hands the analytics an `EventColumns` (one array per field, strings
-as codes into a small dictionary). The same class is the on-disk block format of the SQLite
-log, so "events -> columns" exists exactly once, here.
+time budget, so the event store hands the analytics an `EventColumns` (one array per field,
+strings as codes into a small dictionary). Which `data` key lands in which column is said
+once, here (`VALUE_KEY` ...): `from_events` applies it to a few live events in Python, and
+the DuckDB event store turns the same tables into SQL for millions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -22,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 
 from supportbot.domain.events import Event, EventKind
-from supportbot.domain.ports import EventLog
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -218,6 +215,7 @@ class EventColumns:
         return cls(**fields, value=values, flag=flags, strings=tuple(strings))
 
     @classmethod
+    @classmethod
     def concat(cls, parts: Sequence[EventColumns]) -> EventColumns:
         """One table from several; string codes are remapped to one shared dictionary."""
         parts = [part for part in parts if len(part)]
@@ -244,91 +242,6 @@ class EventColumns:
         fields["value"] = np.concatenate([part.value for part in parts])
         fields["flag"] = np.concatenate([part.flag for part in parts])
         return cls(**fields, strings=tuple(merged))
-
-    @classmethod
-    def from_blocks(
-        cls,
-        blocks: Sequence[tuple[int, int, int, bytes]],
-        low: int,
-        high: int,
-        *,
-        tail: EventColumns | None = None,
-        threads: int = 2,
-    ) -> EventColumns:
-        """The rows with low <= ts < high of serialised blocks (`to_bytes`), then `tail`.
-
-        `blocks` are (id offset, smallest ts, largest ts, payload). Each block is
-        decompressed straight into its slice of the output, in `threads` threads (zlib and
-        numpy copies release the GIL), so a month of blocks is never held twice, as a
-        `concat` of decoded parts would.
-        """
-        headers = [_header(payload) for *_, payload in blocks]
-        merged: dict[str, int] = {}
-        tables: list[I32] = []
-        for header in headers:
-            table = np.empty(len(header["strings"]) + 1, dtype=np.int32)
-            table[-1] = NO_CODE  # index -1 (NO_CODE) maps to itself
-            for index, text in enumerate(header["strings"]):
-                found = merged.get(text)
-                if found is None:
-                    found = merged[text] = len(merged)
-                table[index] = found
-            tables.append(table)
-        # Blocks wholly inside the range are copied as they are; the few at its edges are
-        # decoded first to learn how many of their rows are kept.
-        parts: list[EventColumns | None] = []
-        sizes: list[int] = []
-        for (offset, ts_min, ts_max, payload), header in zip(blocks, headers, strict=True):
-            if ts_min >= low and ts_max < high:
-                parts.append(None)
-                sizes.append(int(header["n"]))
-            else:
-                part = cls.from_bytes(payload, id_offset=offset)
-                part = part.select((part.ts >= low) & (part.ts < high))
-                parts.append(part)
-                sizes.append(len(part))
-        if tail is not None and len(tail):
-            tail_table = np.empty(len(tail.strings) + 1, dtype=np.int32)
-            tail_table[-1] = NO_CODE
-            for index, text in enumerate(tail.strings):
-                found = merged.get(text)
-                if found is None:
-                    found = merged[text] = len(merged)
-                tail_table[index] = found
-        total = sum(sizes) + (len(tail) if tail is not None else 0)
-        out: dict[str, Any] = {
-            **{name: np.empty(total, dtype=np.int64) for name in _INT_FIELDS},
-            **{name: np.empty(total, dtype=np.int32) for name in _CODE_FIELDS},
-            "value": np.empty(total, dtype=np.float64),
-            "flag": np.empty(total, dtype=np.int8),
-        }
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
-
-        def put(start: int, part: EventColumns, table: I32) -> None:
-            end = start + len(part)
-            for name in _INT_FIELDS:
-                out[name][start:end] = getattr(part, name)
-            for name in _CODE_FIELDS:
-                np.take(table, getattr(part, name), out=out[name][start:end])
-            out["value"][start:end] = part.value
-            out["flag"][start:end] = part.flag
-
-        def fill(i: int) -> None:
-            part = parts[i]
-            if part is None:
-                offset, _, _, payload = blocks[i]
-                part = cls.from_bytes(payload, id_offset=offset)
-            put(starts[i], part, tables[i])
-
-        if threads > 1 and len(blocks) > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(fill, range(len(blocks))))
-        else:
-            for i in range(len(blocks)):
-                fill(i)
-        if tail is not None and len(tail):
-            put(starts[-1], tail, tail_table)
-        return cls(**out, strings=tuple(merged))
 
     def select(self, mask: npt.NDArray[np.bool_] | I64 | slice) -> EventColumns:
         """The rows picked by a boolean mask, an index array or a slice (a slice gives views,
@@ -375,48 +288,9 @@ class EventColumns:
         table[codes] = True
         return table[self.kind]
 
-    def to_bytes(self) -> bytes:
-        """A compressed, self-describing serialisation (the SQLite log's block format)."""
-        header = json.dumps({"n": len(self), "strings": list(self.strings)}).encode("utf-8")
-        body = b"".join(
-            np.ascontiguousarray(getattr(self, name)).tobytes()
-            for name in (*_INT_FIELDS, *_CODE_FIELDS, "value", "flag")
-        )
-        return struct.pack("<I", len(header)) + header + zlib.compress(body, 1)
 
-    @classmethod
-    def from_bytes(cls, blob: bytes, *, id_offset: int = 0) -> EventColumns:
-        """Inverse of `to_bytes`; `id_offset` is added to every `event_id`."""
-        (size,) = struct.unpack_from("<I", blob)
-        header = _header(blob)
-        n = int(header["n"])
-        body = zlib.decompress(blob[4 + size :])
-        fields: dict[str, Any] = {}
-        offset = 0
-        layout = [
-            *((name, np.int64) for name in _INT_FIELDS),
-            *((name, np.int32) for name in _CODE_FIELDS),
-            ("value", np.float64),
-            ("flag", np.int8),
-        ]
-        for name, dtype in layout:
-            width = np.dtype(dtype).itemsize * n
-            fields[name] = np.frombuffer(body, dtype=dtype, count=n, offset=offset)
-            offset += width
-        if id_offset:
-            fields["event_id"] = fields["event_id"] + id_offset
-        return cls(**fields, strings=tuple(header["strings"]))
-
-
-def _header(blob: bytes) -> dict[str, Any]:
-    """The JSON header of a `to_bytes` blob (row count and strings)."""
-    (size,) = struct.unpack_from("<I", blob)
-    header: dict[str, Any] = json.loads(blob[4 : 4 + size])
-    return header
-
-
-class ColumnarEventLog(EventLog, Protocol):
-    """An event log that can hand out columns directly (fast reports) and a few texts."""
+class ColumnarEventLog(Protocol):
+    """What a report reads: events as columns (the DuckDB event store) and a few texts."""
 
     async def read_columns(self, since: datetime, until: datetime) -> EventColumns:
         """Events with since <= ts < until as columns (any order)."""

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Dispatcher, Router
+from pydantic import SecretStr
 
 from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
@@ -36,14 +36,16 @@ from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
 from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
-from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
-from supportbot.telegram.middlewares import FloodControl, InFlight
-from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook, stop_on_signals
-from supportbot.telegram.staff import get_desk_user_router, get_group_router, get_staff_router
-from supportbot.telegram.staff_desk import DeskRelay, StaffMembership, TelegramStaffDesk
-from supportbot.telegram.staff_texts import StaffTexts
-from supportbot.telegram.stats import get_stats_router, post_weekly_summaries
-from supportbot.telegram.texts import Texts
+
+if TYPE_CHECKING:
+    # aiogram takes seconds to import: only the bot's own functions import it, so `ask`,
+    # `chat`, `eval` and `kb` start without it.
+    from aiogram import Bot, Dispatcher
+
+    from supportbot.telegram.middlewares import InFlight
+    from supportbot.telegram.staff_desk import StaffMembership, TelegramStaffDesk
+    from supportbot.telegram.staff_texts import StaffTexts
+    from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -123,12 +125,11 @@ class LiveKnowledge:
         embedders: Sequence[Embedder],
         cache: EmbeddingCache,
         params: SuggesterParams,
+        kb: KnowledgeBase | None = None,
     ) -> LiveKnowledge:
-        """Read the knowledge base and build the first index."""
-        kb = await asyncio.to_thread(load_knowledge_base, root)
-        _log_problems(kb)
-        if not kb.articles:
-            raise KnowledgeBaseError(f"No articles found in {root}: add markdown files there.")
+        """Read the knowledge base (unless `kb` was read already) and build the first index."""
+        if kb is None:
+            kb = await _read_knowledge_base(root)
         suggester = await HybridSuggester.create(
             list(kb.articles.values()), embedders, cache, params, kb.canned
         )
@@ -176,6 +177,14 @@ class LiveKnowledge:
         )
 
 
+async def _read_knowledge_base(root: Path) -> KnowledgeBase:
+    kb = await asyncio.to_thread(load_knowledge_base, root)
+    _log_problems(kb)
+    if not kb.articles:
+        raise KnowledgeBaseError(f"No articles found in {root}: add markdown files there.")
+    return kb
+
+
 def _log_problems(kb: KnowledgeBase) -> None:
     for problem in kb.problems:
         if problem.severity.value == "error":
@@ -192,16 +201,20 @@ async def build_knowledge(
     cache: EmbeddingCache | None = None,
     db: Database | None = None,
 ) -> LiveKnowledge:
-    """The served knowledge base with its suggester, from config (tests pass fakes)."""
+    """The served knowledge base with its suggester, from config (tests pass fakes).
+
+    The files are read before the models load: a wrong path fails in a second, not after
+    the models.
+    """
+    root = kb_dir or settings.knowledge_base.dir
+    kb = await _read_knowledge_base(root)
     if embedders is None:
         embedders = await asyncio.to_thread(build_embedders, settings.retrieval.encoders)
     if cache is None:
         if db is None:
             raise ValueError("build_knowledge needs a cache or a database")
         cache = SqliteEmbeddingCache(db)
-    return await LiveKnowledge.load(
-        kb_dir or settings.knowledge_base.dir, embedders, cache, suggester_params(settings)
-    )
+    return await LiveKnowledge.load(root, embedders, cache, suggester_params(settings), kb)
 
 
 async def build_suggester(
@@ -319,6 +332,9 @@ async def build_desk(
     experiments: ConfiguredExperiments,
 ) -> Desk | None:
     """The desk in the configured staff group; None when `desk.staff_chat_id` is not set."""
+    from supportbot.telegram.staff_desk import StaffMembership, TelegramStaffDesk
+    from supportbot.telegram.staff_texts import StaffTexts
+
     chat_id = settings.desk.staff_chat_id
     if chat_id is None:
         return None
@@ -357,6 +373,15 @@ class BotApp:
     desk: Desk | None = None
 
 
+def _require_token(settings: Settings) -> SecretStr:
+    token = settings.telegram.token
+    if token is None:
+        raise ConfigError(
+            "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
+        )
+    return token
+
+
 async def build_bot_app(
     settings: Settings,
     *,
@@ -369,11 +394,16 @@ async def build_bot_app(
     Without a staff group, handoffs are recorded by `RecordingHandoff` and users are told
     that no operator is available right now.
     """
-    token = settings.telegram.token
-    if token is None:
-        raise ConfigError(
-            "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
-        )
+    from aiogram import Router
+
+    from supportbot.telegram.bot import build_bot, build_dispatcher
+    from supportbot.telegram.middlewares import FloodControl, InFlight
+    from supportbot.telegram.staff import get_desk_user_router, get_group_router, get_staff_router
+    from supportbot.telegram.staff_desk import DeskRelay
+    from supportbot.telegram.stats import get_stats_router
+    from supportbot.telegram.texts import Texts
+
+    token = _require_token(settings)
     experiments = ConfiguredExperiments(settings.experiments)
     repository = SqliteConversationRepository(db)
 
@@ -429,6 +459,8 @@ async def serve_bot_app(
     polling_timeout_s: int = 10,
 ) -> None:
     """Serve updates until `stop` is set, with the desk's workers; then shut down cleanly."""
+    from supportbot.telegram.stats import post_weekly_summaries
+
     desk = app.desk
     async with asyncio.TaskGroup() as tasks:
         if desk is not None:
@@ -484,6 +516,9 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]], stop: async
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """`supportbot run`: serve the knowledge base on Telegram until SIGTERM / Ctrl-C."""
     from supportbot.storage.events import SqliteEventLog
+    from supportbot.telegram.runner import stop_on_signals
+
+    _require_token(settings)  # before the models load: a missing token is reported at once
 
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
@@ -505,6 +540,8 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
 async def _start_and_serve(
     settings: Settings, app: BotApp, live: LiveKnowledge, stop: asyncio.Event
 ) -> None:
+    from supportbot.telegram.bot import register_commands
+
     me = await app.bot.get_me()
     logger.info(
         "Bot @%s (id %d) serving knowledge base %s: %d articles; mode %s; %s",
@@ -532,6 +569,8 @@ async def _start_and_serve(
 async def _serve(
     settings: Settings, app: BotApp, stop: asyncio.Event, polling_timeout_s: int
 ) -> None:
+    from supportbot.telegram.runner import WebhookOptions, run_polling, run_webhook
+
     telegram = settings.telegram
     if telegram.mode == "polling":
         await run_polling(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
@@ -13,7 +11,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from supportbot.domain.models import (
     Article,
@@ -27,9 +24,11 @@ from supportbot.domain.models import (
 )
 from supportbot.domain.ports import Embedder, EmbeddingCache
 from supportbot.domain.text import detect_lang, detranslit, has_latin_only
+from supportbot.retrieval import persist
 from supportbot.retrieval.chunking import article_chunks
+from supportbot.retrieval.embedding import CachedEmbeddings
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
-from supportbot.retrieval.index import FaissVectorIndex, VectorIndex
+from supportbot.retrieval.index import HNSW_THRESHOLD, FaissVectorIndex, VectorIndex
 from supportbot.retrieval.lexical import Bm25Scorer, CharNgramScorer, FuzzyScorer, Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -87,6 +86,7 @@ class Snapshot:
     article_index: dict[str, int] = field(default_factory=dict)
     article_lang: list[str] = field(default_factory=list)
     langs: frozenset[str] = frozenset()
+    fit_key: str = ""  # what the fusion of this content, encoders and config is stored under
 
     @property
     def signals(self) -> list[str]:
@@ -99,10 +99,6 @@ class Snapshot:
         if self.fuzzy is not None:
             names.append("fuzzy")
         return names
-
-
-def _content_hash(prefix: str, text: str) -> str:
-    return hashlib.sha256(f"{prefix}\u0000{text}".encode()).hexdigest()
 
 
 def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
@@ -130,16 +126,26 @@ class HybridSuggester:
         embedders: Sequence[Embedder],
         cache: EmbeddingCache,
         params: SuggesterParams,
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
     ) -> None:
         self._embedders = list(embedders)
         self._names = _signal_names(self._embedders)
         self._cache = cache
+        self._embeddings = CachedEmbeddings(cache)
         self.params = params
+        # From this many chunks the index is approximate (HNSW), slow to build: it is stored.
+        self.hnsw_threshold = hnsw_threshold
         self._tokenizer = Tokenizer()
         self._snapshot: Snapshot | None = None
         self._reload_lock = asyncio.Lock()
         self._refit: asyncio.Task[None] | None = None
-        self.embedded_texts = 0  # how many texts were embedded (not served from the cache)
+        self.fits = 0  # how many times the fusion was fitted (not loaded from the cache)
+
+    @property
+    def embedded_texts(self) -> int:
+        """How many texts were embedded (not served from the cache)."""
+        return self._embeddings.embedded_texts
 
     @classmethod
     async def create(
@@ -149,9 +155,13 @@ class HybridSuggester:
         cache: EmbeddingCache,
         params: SuggesterParams | None = None,
         canned: Sequence[CannedReply] = (),
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
     ) -> HybridSuggester:
         """Build the first snapshot and return a ready suggester."""
-        suggester = cls(embedders, cache, params or SuggesterParams())
+        suggester = cls(
+            embedders, cache, params or SuggesterParams(), hnsw_threshold=hnsw_threshold
+        )
         await suggester.reload(articles, canned)
         return suggester
 
@@ -172,25 +182,55 @@ class HybridSuggester:
         When only a few articles changed, the new index is served at once with the fusion
         fitted before, and the fusion is refitted in the background and swapped in after:
         on a large base the fit takes much longer than the index.
+
+        A fusion fitted before on the same content, encoders, config and code is loaded
+        from the cache instead, and so is a large vector index.
         """
         async with self._reload_lock:
             ordered = sorted(articles, key=lambda a: a.id)
             chunks = [c for article in ordered for c in article_chunks(article)]
-            vectors = [await self._embed_passages(e, chunks) for e in self._embedders]
+            texts = [c.text for c in chunks]
+            embedded = [
+                await self._embeddings.embed(e, texts, query=False) for e in self._embedders
+            ]
             queries = [await self._held_out_queries(e, chunks) for e in self._embedders]
+            indexes = [
+                await self._stored_index(name, e.vectors, e.digest)
+                for name, e in zip(self._names, embedded, strict=True)
+            ]
+            key = self._fit_key(ordered)
+            stored = persist.load_fit(await self._cache.get_artifact(persist.FIT_KIND, key))
             previous = self._snapshot
             changed = _changed(previous.articles, ordered) if previous is not None else None
-            reuse = changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
+            reuse = stored is None and (
+                changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
+            )
+            model = stored if stored is not None else None
+            if reuse and previous is not None:
+                model = previous.model
+            if stored is not None:
+                logger.info("Fusion for this knowledge base and config loaded from the cache")
+            elif ordered and not reuse:
+                logger.info(
+                    "Fitting the fusion on %d articles (%d chunks)", len(ordered), len(chunks)
+                )
             snapshot = await asyncio.to_thread(
                 self._build,
                 ordered,
                 chunks,
-                vectors,
+                [e.vectors for e in embedded],
                 canned,
                 queries,
-                previous.model if previous is not None and reuse else None,
+                model,
+                indexes,
             )
+            digests = [e.digest for e in embedded]
+            del embedded  # the index holds the vectors from here on
+            snapshot.fit_key = key
             self._snapshot = snapshot
+            await self._store_indexes(snapshot, digests, indexes)
+            if stored is None and not reuse and ordered:
+                await self._store_fit(snapshot.fit_key, snapshot.model)
             if reuse and changed and ordered and (self._refit is None or self._refit.done()):
                 # One refit at a time (a thread cannot be cancelled): it refits whatever is
                 # served when it finishes, until that is what it fitted.
@@ -210,6 +250,7 @@ class HybridSuggester:
             if self._snapshot is snapshot:
                 self._snapshot = replace(snapshot, model=model)
                 logger.info("Fusion refitted after the reload and swapped in")
+                await self._store_fit(snapshot.fit_key, model)
                 return
 
     async def settled(self) -> None:
@@ -223,37 +264,50 @@ class HybridSuggester:
         held = self._held_out(snapshot)
         return fit_fusion(held, snapshot.signals, fit_weights=self.params.fit_weights)
 
-    async def _embed_passages(self, embedder: Embedder, chunks: Sequence[Chunk]) -> Vectors:
-        return await self._embed_cached(embedder, [c.text for c in chunks], query=False)
-
-    async def _embed_cached(
-        self, embedder: Embedder, texts: Sequence[str], *, query: bool
-    ) -> Vectors:
-        """Vectors of `texts`, embedding only those the cache does not hold yet."""
-        key = f"{embedder.key}|query" if query else embedder.key
-        hashes = [_content_hash(key, text) for text in texts]
-        size = embedder.dim * 4  # float32
-        # Vectors of another size were made by other weights at the same model path.
-        cached = {
-            h: v for h, v in (await self._cache.get_many(key, hashes)).items() if len(v) == size
-        }
-        missing = sorted(
-            {h: text for h, text in zip(hashes, texts, strict=True) if h not in cached}.items()
-        )
-        if missing:
-            fresh = await asyncio.to_thread(
-                _embed_with_progress, embedder, [text for _, text in missing], query=query
-            )
-            self.embedded_texts += len(missing)
-            items = [
-                (h, np.asarray(v, dtype=np.float32).tobytes())
-                for (h, _), v in zip(missing, fresh, strict=True)
+    def _fit_key(self, articles: Sequence[Article]) -> str:
+        """Everything a fit depends on: the articles, the encoders, the knobs (and, in
+        `persist.fit_key`, the fitting code)."""
+        return persist.fit_key(
+            [
+                repr(self.params),
+                *(f"{name}={e.key}" for name, e in zip(self._names, self._embedders, strict=True)),
+                *(repr(a) for a in articles),
             ]
-            await self._cache.put_many(key, items)
-            cached.update(items)
-        if not texts:
-            return np.zeros((0, embedder.dim), dtype=np.float32)
-        return np.vstack([np.frombuffer(cached[h], dtype=np.float32) for h in hashes])
+        )
+
+    async def _store_fit(self, key: str, model: object) -> None:
+        self.fits += 1
+        data = await asyncio.to_thread(persist.dump_fit, model)
+        await self._cache.put_artifact(persist.FIT_KIND, key, data)
+
+    def _index_key(self, vectors: Vectors, digest: str) -> str:
+        structure = FaissVectorIndex.key(
+            vectors.shape[1], vectors.shape[0], hnsw_threshold=self.hnsw_threshold
+        )
+        return f"{structure}|{digest}"
+
+    async def _stored_index(self, name: str, vectors: Vectors, digest: str) -> VectorIndex | None:
+        """A large index saved before for exactly these vectors (a small one is rebuilt:
+        faster than reading it)."""
+        if len(vectors) < self.hnsw_threshold:
+            return None
+        data = await self._cache.get_artifact(
+            persist.index_kind(name), self._index_key(vectors, digest)
+        )
+        if data is None:
+            return None
+        logger.info("Vector index %s (%d vectors) loaded from the cache", name, len(vectors))
+        return await asyncio.to_thread(FaissVectorIndex.from_bytes, data)
+
+    async def _store_indexes(
+        self, snapshot: Snapshot, digests: Sequence[str], loaded: Sequence[VectorIndex | None]
+    ) -> None:
+        for dense, digest, before in zip(snapshot.dense, digests, loaded, strict=True):
+            if before is not None or dense.index.size < self.hnsw_threshold:
+                continue
+            data = await asyncio.to_thread(dense.index.to_bytes)
+            key = self._index_key(dense.vectors, digest)
+            await self._cache.put_artifact(persist.index_kind(dense.name), key, data)
 
     async def _held_out_queries(
         self, embedder: Embedder, chunks: Sequence[Chunk]
@@ -265,7 +319,7 @@ class HybridSuggester:
         if getattr(embedder, "symmetric", False):
             return None
         texts = sorted({c.text for c in chunks if c.kind is not ChunkKind.BODY})
-        vectors = await self._embed_cached(embedder, texts, query=True)
+        vectors = (await self._embeddings.embed(embedder, texts, query=True)).vectors
         return dict(zip(texts, vectors, strict=True))
 
     def _build(
@@ -276,16 +330,22 @@ class HybridSuggester:
         canned: Sequence[CannedReply],
         queries: Sequence[Mapping[str, Vectors] | None] = (),
         model: FusionModel | None = None,
+        indexes: Sequence[VectorIndex | None] = (),
     ) -> Snapshot:
         started = time.perf_counter()
         index_of = {a.id: i for i, a in enumerate(articles)}
         chunk_article = np.asarray([index_of[c.article_id] for c in chunks], dtype=np.int64)
         starts = np.searchsorted(chunk_article, np.arange(len(articles))).astype(np.int64)
         queries = list(queries) or [None] * len(vectors)
+        built = [
+            index or FaissVectorIndex(matrix, hnsw_threshold=self.hnsw_threshold)
+            for index, matrix in zip(list(indexes) or [None] * len(vectors), vectors, strict=True)
+        ]
+        # The vectors are kept once, in the index (`index.vectors` is a view of them).
         dense = [
-            _Dense(name, embedder, matrix, FaissVectorIndex(matrix), held)
-            for name, embedder, matrix, held in zip(
-                self._names, self._embedders, vectors, queries, strict=True
+            _Dense(name, embedder, index.vectors, index, held)
+            for name, embedder, index, held in zip(
+                self._names, self._embedders, built, queries, strict=True
             )
         ]
         texts = [c.text for c in chunks]
@@ -660,23 +720,6 @@ def _variants(snap: Snapshot, text: str) -> list[str]:
     if snap.bm25.coverage(cyrillic) > snap.bm25.coverage(text):
         return [text, cyrillic]
     return [text]
-
-
-PROGRESS_BATCH = 256
-
-
-def _embed_with_progress(embedder: Embedder, texts: list[str], *, query: bool = False) -> Vectors:
-    """Embed texts in batches, with a progress bar when a person watches a terminal."""
-    show = len(texts) > PROGRESS_BATCH and sys.stderr.isatty()
-    parts = []
-    with tqdm(
-        total=len(texts), desc=f"embedding ({embedder.key})", unit="passage", disable=not show
-    ) as bar:
-        for start in range(0, len(texts), PROGRESS_BATCH):
-            batch = texts[start : start + PROGRESS_BATCH]
-            parts.append(np.asarray(embedder.embed(batch, query=query), dtype=np.float32))
-            bar.update(len(batch))
-    return np.vstack(parts)
 
 
 def _ms(started: float) -> float:

@@ -25,6 +25,7 @@ from supportbot.domain.models import (
 from supportbot.domain.ports import Embedder, EmbeddingCache
 from supportbot.domain.text import detect_lang, detranslit, has_latin_only
 from supportbot.retrieval import persist
+from supportbot.retrieval.batcher import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_S, MicroBatcher
 from supportbot.retrieval.chunking import article_chunks
 from supportbot.retrieval.embedding import CachedEmbeddings
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
@@ -114,6 +115,16 @@ def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """Per-call knobs of `decide` (A/B experiments override thresholds per user)."""
+
+    exclude: Collection[str] = ()
+    answer_threshold: float | None = None
+    suggest_threshold: float | None = None
+    max_suggestions: int | None = None
+
+
 class HybridSuggester:
     """Implements the `Suggester` port over a swappable `Snapshot`.
 
@@ -128,6 +139,8 @@ class HybridSuggester:
         params: SuggesterParams,
         *,
         hnsw_threshold: int = HNSW_THRESHOLD,
+        batch_window_s: float = DEFAULT_WINDOW_S,
+        max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         self._embedders = list(embedders)
         self._names = _signal_names(self._embedders)
@@ -141,6 +154,9 @@ class HybridSuggester:
         self._reload_lock = asyncio.Lock()
         self._refit: asyncio.Task[None] | None = None
         self.fits = 0  # how many times the fusion was fitted (not loaded from the cache)
+        self._batcher: MicroBatcher[tuple[str, _Options], Decision] = MicroBatcher(
+            self._decide_many, window_s=batch_window_s, max_batch=max_batch
+        )
 
     @property
     def embedded_texts(self) -> int:
@@ -504,15 +520,46 @@ class HybridSuggester:
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
     ) -> Decision:
-        """Decide answer / suggest / handoff for one message (CPU work runs in a thread)."""
-        return await asyncio.to_thread(
-            self.decide_sync,
-            text,
-            exclude=exclude,
-            answer_threshold=answer_threshold,
-            suggest_threshold=suggest_threshold,
-            max_suggestions=max_suggestions,
+        """Decide answer / suggest / handoff for one message.
+
+        Messages decided at the same time (many users) are encoded together by the
+        micro-batcher, in a worker thread: the event loop never waits for the models.
+        """
+        options = _Options(exclude, answer_threshold, suggest_threshold, max_suggestions)
+        return await self._batcher.submit((text, options))
+
+    def _decide_many(self, requests: Sequence[tuple[str, _Options]]) -> list[Decision | Exception]:
+        """The batcher's work: one forward pass per encoder for every message, then each
+        message decided on its own (one failing message fails alone)."""
+        started = time.perf_counter()
+        snap = self.snapshot  # one snapshot for the whole batch: a reload cannot tear it
+        live = [i for i, (text, _) in enumerate(requests) if text.strip()]
+        vectors = (
+            self._embed_queries(snap, [requests[i][0] for i in live])
+            if live and snap.articles
+            else []
         )
+        row = {i: n for n, i in enumerate(live)}
+        out: list[Decision | Exception] = []
+        for i, (text, options) in enumerate(requests):
+            query = [v[row[i]] for v in vectors] if vectors and i in row else None
+            try:
+                out.append(
+                    self._decide_with(
+                        snap,
+                        text,
+                        query,
+                        started,
+                        exclude=options.exclude,
+                        answer_threshold=options.answer_threshold,
+                        suggest_threshold=options.suggest_threshold,
+                        max_suggestions=options.max_suggestions,
+                    )
+                )
+            except Exception as exc:
+                logger.exception("Deciding one message failed")
+                out.append(exc)
+        return out
 
     def decide_sync(
         self,

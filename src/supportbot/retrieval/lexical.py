@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 from rapidfuzz import fuzz, process, utils
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
 
 from supportbot.domain.text import normalize
 
@@ -102,49 +103,72 @@ class Bm25Scorer:
 # Unknown n-grams count towards a message's norm as if they had the top IDF: a message made
 # mostly of words the base never uses must not look like a match (+0.03-0.05 AUROC measured).
 UNKNOWN_WEIGHT = 1.0
+# Hashed n-gram columns: no vocabulary dict (hundreds of MB at 100k chunks); 2^20 columns
+# keep collisions rare (about 1 in 20 distinct n-grams shares a column at 50k of them).
+CHAR_FEATURES = 2**20
 
 
 class CharNgramScorer:
     """Cosine of character 2-5-gram TF-IDF vectors: robust to typos and word endings.
 
-    sklearn fits the vocabulary and IDF; a query is vectorised here directly (its n-grams,
-    sublinear tf x idf, L2), which costs a fraction of `transform`'s per-call validation.
+    sklearn's `HashingVectorizer` (char_wb) counts n-grams into a sparse row per chunk; the
+    IDF, sublinear tf and L2 norm are applied here (what `TfidfVectorizer` would do, without
+    its vocabulary). Rows are kept in CSR, so a shortlist of chunks is scored in time
+    proportional to the shortlist, not to the knowledge base.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
-        vectorizer = TfidfVectorizer(
+        self._vectorizer = HashingVectorizer(
             analyzer="char_wb",
             ngram_range=(2, 5),
-            sublinear_tf=True,
             preprocessor=normalize,
+            n_features=CHAR_FEATURES,
+            alternate_sign=False,
+            norm=None,
             dtype=np.float32,
-            min_df=1,
         )
-        self._matrix = vectorizer.fit_transform(list(texts) or [""]).tocsc()
-        self._analyze = vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self._idf = np.asarray(vectorizer.idf_, dtype=np.float32)
-        self._max_idf = float(self._idf.max())
+        matrix = self._vectorizer.transform(list(texts) or [""]).tocsr()
+        df = np.bincount(matrix.indices, minlength=CHAR_FEATURES)
+        n = matrix.shape[0]
+        self._idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        self._known = df > 0
+        self._max_idf = float(self._idf[self._known].max()) if self._known.any() else 1.0
+        matrix.data = (1 + np.log(matrix.data)) * self._idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix = sparse.diags(1 / norms.astype(np.float32)) @ matrix
+        self._matrix = sparse.csr_matrix(matrix, dtype=np.float32)
         self._n = len(texts)
+
+    def _query(self, query: str) -> npt.NDArray[np.float32] | None:
+        """The query's TF-IDF vector (dense over the hashed columns), or None if it has no
+        n-gram the base knows."""
+        counts = self._vectorizer.transform([query])
+        columns, values = counts.indices, counts.data
+        known = self._known[columns]
+        if not known.any():
+            return None
+        unknown = float(values[~known].sum())
+        columns, values = columns[known], values[known]
+        weights = (1.0 + np.log(values)) * self._idf[columns]
+        norm = float(np.sqrt((weights**2).sum() + UNKNOWN_WEIGHT * unknown * self._max_idf**2))
+        vector = np.zeros(CHAR_FEATURES, dtype=np.float32)  # calloc: only touched pages cost
+        vector[columns] = weights / norm
+        return vector
 
     def scores(self, query: str) -> Scores:
         """Cosine similarity of the query with every chunk."""
-        counts: dict[int, int] = {}
-        unknown = 0
-        for gram in self._analyze(query):
-            column = self._vocabulary.get(gram)
-            if column is None:
-                unknown += 1
-            else:
-                counts[column] = counts.get(column, 0) + 1
-        if not counts:
+        vector = self._query(query)
+        if vector is None:
             return np.zeros(self._n, dtype=np.float32)
-        columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        weights = tf * self._idf[columns]
-        norm = float(np.sqrt((weights**2).sum() + UNKNOWN_WEIGHT * unknown * self._max_idf**2))
-        result = self._matrix[:, columns] @ (weights / norm)
-        return np.asarray(result[: self._n], dtype=np.float32).ravel()
+        return np.asarray(self._matrix @ vector, dtype=np.float32)[: self._n]
+
+    def scores_rows(self, query: str, rows: npt.NDArray[np.int64]) -> Scores:
+        """Cosine similarity of the query with the chunks at `rows` only."""
+        vector = self._query(query)
+        if vector is None or self._n == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.asarray(self._matrix[rows] @ vector, dtype=np.float32)
 
 
 class FuzzyScorer:
@@ -154,6 +178,8 @@ class FuzzyScorer:
         self._choices = list(texts)
         self._rows = np.asarray(rows, dtype=np.int64)
         self._n = n_chunks
+        self._choice_of = np.full(n_chunks, -1, dtype=np.int64)
+        self._choice_of[self._rows] = np.arange(len(self._rows))
 
     def scores(self, query: str) -> Scores:
         """Best of token-set and partial ratio per title/question chunk, as 0..1."""
@@ -190,4 +216,23 @@ class FuzzyScorer:
             workers=-1 if len(queries) > 1 else 1,
         )
         out[:, self._rows] = matrix / 100.0
+        return out
+
+    def scores_rows(self, query: str, rows: npt.NDArray[np.int64]) -> Scores:
+        """`scores` of the chunks at `rows` only (those that are titles or questions)."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        choice = self._choice_of[rows]
+        mine = np.flatnonzero(choice >= 0)
+        if not len(mine) or not utils.default_process(query):
+            return out
+        matrix = process.cdist(
+            [query],
+            [self._choices[i] for i in choice[mine]],
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            score_cutoff=50,
+            dtype=np.float32,
+            workers=1,
+        )
+        out[mine] = matrix[0] / 100.0
         return out

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -23,14 +23,17 @@ from supportbot.domain.models import (
     Suggestion,
 )
 from supportbot.domain.ports import Embedder, EmbeddingCache
-from supportbot.domain.text import detect_lang, detranslit, has_latin_only
-from supportbot.retrieval import persist
+from supportbot.domain.text import detect_lang
+from supportbot.retrieval import persist, scoring
 from supportbot.retrieval.batcher import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_S, MicroBatcher
 from supportbot.retrieval.chunking import article_chunks
 from supportbot.retrieval.embedding import CachedEmbeddings
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
 from supportbot.retrieval.index import HNSW_THRESHOLD, FaissVectorIndex, VectorIndex
 from supportbot.retrieval.lexical import Bm25Scorer, CharNgramScorer, FuzzyScorer, Tokenizer
+from supportbot.retrieval.scoring import ShortlistScores
+from supportbot.retrieval.snapshot import DenseSignal as _Dense
+from supportbot.retrieval.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ HELD_OUT_BATCH = 32
 SUGGEST_SPREAD = 0.45
 # Another language's article must beat a same-language one by this much to rank above it.
 LANG_PENALTY = 0.5
-BEST_WEIGHT = 0.6
+# Up to this many chunks every chunk is scored exactly (nothing can be missed).
+EXACT_LIMIT = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +62,6 @@ class SuggesterParams:
     lexical: bool = True
     fuzzy: bool = True
     fit_weights: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class _Dense:
-    name: str
-    embedder: Embedder
-    vectors: Vectors
-    index: VectorIndex
-    # questions and titles embedded as queries (asymmetric encoders only)
-    held_out_queries: Mapping[str, Vectors] | None = None
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """Everything one query needs, built off to the side and swapped in whole."""
-
-    articles: list[Article]
-    chunks: list[Chunk]
-    chunk_article: npt.NDArray[np.int64]
-    starts: npt.NDArray[np.int64]
-    dense: list[_Dense]
-    bm25: Bm25Scorer | None
-    char: CharNgramScorer | None
-    fuzzy: FuzzyScorer | None
-    model: FusionModel
-    canned: tuple[CannedReply, ...] = ()
-    article_index: dict[str, int] = field(default_factory=dict)
-    article_lang: list[str] = field(default_factory=list)
-    langs: frozenset[str] = frozenset()
-    fit_key: str = ""  # what the fusion of this content, encoders and config is stored under
-
-    @property
-    def signals(self) -> list[str]:
-        """Signal names in the order of the fusion model."""
-        names = [d.name for d in self.dense]
-        if self.bm25 is not None:
-            names.append("bm25")
-        if self.char is not None:
-            names.append("char")
-        if self.fuzzy is not None:
-            names.append("fuzzy")
-        return names
 
 
 def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
@@ -141,6 +103,7 @@ class HybridSuggester:
         hnsw_threshold: int = HNSW_THRESHOLD,
         batch_window_s: float = DEFAULT_WINDOW_S,
         max_batch: int = DEFAULT_MAX_BATCH,
+        exact_limit: int = EXACT_LIMIT,
     ) -> None:
         self._embedders = list(embedders)
         self._names = _signal_names(self._embedders)
@@ -149,6 +112,8 @@ class HybridSuggester:
         self.params = params
         # From this many chunks the index is approximate (HNSW), slow to build: it is stored.
         self.hnsw_threshold = hnsw_threshold
+        # Up to this many chunks every chunk is scored; above, a shortlist of articles.
+        self.exact_limit = exact_limit
         self._tokenizer = Tokenizer()
         self._snapshot: Snapshot | None = None
         self._reload_lock = asyncio.Lock()
@@ -173,10 +138,15 @@ class HybridSuggester:
         canned: Sequence[CannedReply] = (),
         *,
         hnsw_threshold: int = HNSW_THRESHOLD,
+        exact_limit: int = EXACT_LIMIT,
     ) -> HybridSuggester:
         """Build the first snapshot and return a ready suggester."""
         suggester = cls(
-            embedders, cache, params or SuggesterParams(), hnsw_threshold=hnsw_threshold
+            embedders,
+            cache,
+            params or SuggesterParams(),
+            hnsw_threshold=hnsw_threshold,
+            exact_limit=exact_limit,
         )
         await suggester.reload(articles, canned)
         return suggester
@@ -286,6 +256,7 @@ class HybridSuggester:
         return persist.fit_key(
             [
                 repr(self.params),
+                f"exact_limit={self.exact_limit}",
                 *(f"{name}={e.key}" for name, e in zip(self._names, self._embedders, strict=True)),
                 *(repr(a) for a in articles),
             ]
@@ -385,6 +356,7 @@ class HybridSuggester:
             article_index=index_of,
             article_lang=[a.lang.value for a in articles],
             langs=frozenset(a.lang.value for a in articles),
+            exact_limit=self.exact_limit,
         )
         snapshot.model = FusionModel.default(snapshot.signals)
         if model is not None and model.signals == tuple(snapshot.signals):
@@ -412,42 +384,20 @@ class HybridSuggester:
     ) -> Matrix:
         """Raw scores of many messages at once: shape (signals, messages, chunks).
 
-        In bulk where it pays (fitting scores every question of the base): one matrix
-        product per encoder, and the fuzzy scorer on every core.
+        On a large base each message's shortlist is scored and the other chunks are -1,
+        as in a decision (so the fit sees what decisions see).
         """
-        rows: list[npt.NDArray[np.float32]] = [
-            np.asarray(q, dtype=np.float32) @ d.vectors.T
-            for d, q in zip(snap.dense, query_vectors, strict=True)
-        ]
-        variants = [_variants(snap, text) for text in texts]
-        flat = [v for group in variants for v in group]
-        owner = np.repeat(np.arange(len(texts)), [len(group) for group in variants])
-        for scorer in (snap.bm25, snap.char, snap.fuzzy):
-            if scorer is None:
-                continue
-            if isinstance(scorer, FuzzyScorer):
-                each = scorer.scores_many(flat)
-            else:
-                each = np.vstack([scorer.scores(v) for v in flat])
-            best = np.full((len(texts), each.shape[1]), -np.inf, dtype=np.float32)
-            np.maximum.at(best, owner, each)
-            rows.append(best)
-        if not rows:
-            return np.zeros((0, len(texts), len(snap.chunks)))
-        return np.stack(rows).astype(np.float64)
+        if scoring.is_exact(snap):
+            return scoring.all_chunk_scores(snap, texts, query_vectors)
+        return scoring.shortlisted_chunk_scores(  # type: ignore[return-value]
+            snap, texts, query_vectors, self.params.top_k
+        )
 
-    def _per_article(self, snap: Snapshot, chunk_scores: Matrix) -> Matrix:
-        """Pool chunk scores per article: shape (signals, articles).
-
-        0.6 x the best chunk + 0.4 x the second best: an article matching a message in two
-        places is a better bet than one matching in one, without the bias towards long
-        articles that a sum or a log-sum-exp would add.
-        """
-        best = np.maximum.reduceat(chunk_scores, snap.starts, axis=-1)
-        rest = np.where(chunk_scores >= best[..., snap.chunk_article], -np.inf, chunk_scores)
-        second = np.maximum.reduceat(rest, snap.starts, axis=-1)
-        second = np.where(np.isfinite(second), second, best)
-        return BEST_WEIGHT * best + (1 - BEST_WEIGHT) * second
+    def _per_article(self, snap: Snapshot, chunk_scores: Matrix | ShortlistScores) -> Matrix:
+        """Pool chunk scores per article: shape (signals, articles) (see `scoring.pool`)."""
+        if isinstance(chunk_scores, ShortlistScores):
+            return chunk_scores.per_article(len(snap.articles))
+        return scoring.pool(chunk_scores, snap.starts, snap.chunk_article)
 
     def _held_out(self, snap: Snapshot) -> HeldOut:
         """Raw scores of the articles' own questions (or titles) with that chunk left out."""
@@ -690,50 +640,36 @@ class HybridSuggester:
     def _candidates(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]
     ) -> list[int]:
-        """Articles worth scoring exactly: nearest chunks by each dense index, plus all
-        articles when the base is small (then exact scoring is cheaper than being clever)."""
-        if len(snap.chunks) <= 5_000:
+        """Articles worth scoring: all of a small base; a large base's shortlist (nearest
+        chunks by each dense index and BM25's best, fused by rank)."""
+        if scoring.is_exact(snap):
             return list(range(len(snap.articles)))
-        found: set[int] = set()
-        for dense, vector in zip(snap.dense, query_vectors, strict=True):
-            rows, _ = dense.index.search(vector, self.params.top_k)
-            found.update(int(snap.chunk_article[r]) for r in rows if r >= 0)
-        variants = _variants(snap, text)
-        for scorer in (snap.bm25, snap.char):
-            if scorer is None:
-                continue
-            for variant in variants:
-                scores = scorer.scores(variant)
-                top = np.argpartition(-scores, min(self.params.top_k, len(scores) - 1))
-                found.update(
-                    int(snap.chunk_article[r]) for r in top[: self.params.top_k] if scores[r] > 0
-                )
-        return sorted(found) or list(range(min(len(snap.articles), self.params.top_k)))
+        found = scoring.shortlist(snap, text, query_vectors, self.params.top_k)
+        return [int(a) for a in found]
 
     def _chunk_scores_for(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors], candidates: list[int]
-    ) -> Matrix:
+    ) -> Matrix | ShortlistScores:
         if len(candidates) == len(snap.articles):
             return self._chunk_scores(snap, text, query_vectors)
-        # Large base: dense scores only for the candidates' chunks; others stay at -1.
-        full = np.full((len(snap.signals), len(snap.chunks)), -1.0)
-        mask = np.isin(snap.chunk_article, candidates)
-        rows = np.flatnonzero(mask)
-        for i, (dense, vector) in enumerate(zip(snap.dense, query_vectors, strict=True)):
-            full[i, rows] = dense.vectors[rows] @ vector
-        variants = _variants(snap, text)
-        i = len(snap.dense)
-        for scorer in (snap.bm25, snap.char, snap.fuzzy):
-            if scorer is not None:
-                full[i] = np.max([scorer.scores(v) for v in variants], axis=0)
-                i += 1
-        return full
+        articles = np.asarray(candidates, dtype=np.int64)
+        return scoring.shortlist_scores(snap, text, query_vectors, articles)
 
-    def _matched_text(self, snap: Snapshot, article: int, chunk_scores: Matrix) -> str:
-        start = int(snap.starts[article])
-        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
+    def _matched_text(
+        self, snap: Snapshot, article: int, chunk_scores: Matrix | ShortlistScores
+    ) -> str:
+        if isinstance(chunk_scores, ShortlistScores):
+            start, scores = chunk_scores.of_article(article)
+        else:
+            start = int(snap.starts[article])
+            end = (
+                int(snap.starts[article + 1])
+                if article + 1 < len(snap.starts)
+                else len(snap.chunks)
+            )
+            scores = chunk_scores[:, start:end]
         weights = snap.model.weights_for(ANY_LANG)
-        normalised = snap.model.normalise(chunk_scores[:, start:end], ANY_LANG)
+        normalised = snap.model.normalise(scores, ANY_LANG)
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
         return snap.chunks[start + best].text[:120]
 
@@ -754,19 +690,6 @@ SMALL_CHANGE = 0.1
 def _changed(before: Sequence[Article], after: Sequence[Article]) -> float:
     """How many articles a reload adds, removes or edits."""
     return len(set(before) ^ set(after)) / 2
-
-
-def _variants(snap: Snapshot, text: str) -> list[str]:
-    """The message, plus its Cyrillic reading when it looks like Russian typed in Latin:
-    when the reading has more words the knowledge base knows than the Latin original."""
-    if not has_latin_only(text) or "ru" not in snap.langs:
-        return [text]
-    cyrillic = detranslit(text)
-    if snap.bm25 is None or "en" not in snap.langs or detect_lang(text) is Lang.RU:
-        return [text, cyrillic]
-    if snap.bm25.coverage(cyrillic) > snap.bm25.coverage(text):
-        return [text, cyrillic]
-    return [text]
 
 
 def _ms(started: float) -> float:

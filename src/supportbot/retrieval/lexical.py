@@ -11,9 +11,9 @@ import numpy.typing as npt
 import Stemmer
 from rapidfuzz import fuzz, process, utils
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from supportbot.domain.text import normalize
+from supportbot.retrieval.ngrams import char_ngram_counts
 
 # bm25s sets its logger to DEBUG when imported (a line for every index build): keep the
 # level the application gave it.
@@ -111,23 +111,14 @@ CHAR_FEATURES = 2**20
 class CharNgramScorer:
     """Cosine of character 2-5-gram TF-IDF vectors: robust to typos and word endings.
 
-    sklearn's `HashingVectorizer` (char_wb) counts n-grams into a sparse row per chunk; the
-    IDF, sublinear tf and L2 norm are applied here (what `TfidfVectorizer` would do, without
-    its vocabulary). Rows are kept in CSR, so a shortlist of chunks is scored in time
+    `ngrams.char_ngram_counts` counts sklearn's `char_wb` n-grams into hashed columns; the
+    IDF, sublinear tf and L2 norm are those of sklearn's `TfidfVectorizer`, without its
+    vocabulary. Rows are kept in CSR, so a shortlist of chunks is scored in time
     proportional to the shortlist, not to the knowledge base.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
-        self._vectorizer = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 5),
-            preprocessor=normalize,
-            n_features=CHAR_FEATURES,
-            alternate_sign=False,
-            norm=None,
-            dtype=np.float32,
-        )
-        matrix = self._vectorizer.transform(list(texts) or [""]).tocsr()
+        matrix = char_ngram_counts(list(texts) or [""], CHAR_FEATURES)
         df = np.bincount(matrix.indices, minlength=CHAR_FEATURES)
         n = matrix.shape[0]
         self._idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
@@ -143,7 +134,7 @@ class CharNgramScorer:
     def _query(self, query: str) -> npt.NDArray[np.float32] | None:
         """The query's TF-IDF vector (dense over the hashed columns), or None if it has no
         n-gram the base knows."""
-        counts = self._vectorizer.transform([query])
+        counts = char_ngram_counts([query], CHAR_FEATURES)
         columns, values = counts.indices, counts.data
         known = self._known[columns]
         if not known.any():

@@ -9,6 +9,7 @@ fuzzy), so a decision costs the same at 100k chunks as at 10k.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,12 +37,40 @@ def is_exact(snap: Snapshot) -> bool:
     return len(snap.chunks) <= snap.exact_limit
 
 
+class Candidates(list[int]):
+    """Candidate articles of one message, with what finding them computed (its readings
+    and their BM25 scores), so scoring them does not compute it again."""
+
+    def __init__(self, articles: Sequence[int], query: Query | None = None) -> None:
+        super().__init__(articles)
+        self.query = query
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A message's readings (see `variants`) and their BM25 scores over every chunk."""
+
+    readings: list[str]
+    bm25: list[npt.NDArray[np.float32]]
+
+    @classmethod
+    def of(cls, snap: Snapshot, text: str) -> Query:
+        """The readings of `text` and their BM25 scores (inverted index: cost ~ postings)."""
+        readings = variants(snap, text)
+        bm25 = [snap.bm25.scores(r) for r in readings] if snap.bm25 is not None else []
+        return cls(readings, bm25)
+
+
+# One message is read several ways per decision (shortlist, scoring, the fit's batches).
+_detranslit = functools.lru_cache(maxsize=4096)(detranslit)
+
+
 def variants(snap: Snapshot, text: str) -> list[str]:
     """The message, plus its Cyrillic reading when it looks like Russian typed in Latin:
     when the reading has more words the knowledge base knows than the Latin original."""
     if not has_latin_only(text) or "ru" not in snap.langs:
         return [text]
-    cyrillic = detranslit(text)
+    cyrillic = _detranslit(text)
     if snap.bm25 is None or "en" not in snap.langs or detect_lang(text) is Lang.RU:
         return [text, cyrillic]
     if snap.bm25.coverage(cyrillic) > snap.bm25.coverage(text):
@@ -122,9 +151,12 @@ class ShortlistScores:
         return int(self.rows[start]), self.values[:, start:end]
 
 
-def shortlist(snap: Snapshot, text: str, query_vectors: Sequence[Vectors], top_k: int) -> Rows:
+def shortlist(
+    snap: Snapshot, text: str, query_vectors: Sequence[Vectors], top_k: int
+) -> Candidates:
     """The `top_k` articles most worth scoring: nearest chunks by every dense index and
     best BM25 chunks of every reading of the message, fused by reciprocal rank."""
+    query = Query.of(snap, text)
     votes: dict[int, float] = {}
 
     def vote(chunk_rows: Sequence[int] | Rows) -> None:
@@ -137,23 +169,28 @@ def shortlist(snap: Snapshot, text: str, query_vectors: Sequence[Vectors], top_k
 
     for dense, vector in zip(snap.dense, query_vectors, strict=True):
         vote(dense.index.search(vector, top_k)[0])
-    if snap.bm25 is not None:
-        for variant in variants(snap, text):
-            scores = snap.bm25.scores(variant)
-            hits = np.flatnonzero(scores > 0)
-            if len(hits) > top_k:
-                hits = hits[np.argpartition(-scores[hits], top_k - 1)[:top_k]]
-            vote(hits[np.argsort(-scores[hits], kind="stable")])
+    for scores in query.bm25:
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > top_k:
+            hits = hits[np.argpartition(-scores[hits], top_k - 1)[:top_k]]
+        vote(hits[np.argsort(-scores[hits], kind="stable")])
     if not votes:
-        return np.arange(min(len(snap.articles), top_k), dtype=np.int64)
+        return Candidates(range(min(len(snap.articles), top_k)), query)
     ranked = sorted(votes, key=lambda a: (-votes[a], a))[:top_k]
-    return np.asarray(sorted(ranked), dtype=np.int64)
+    return Candidates(sorted(ranked), query)
 
 
 def shortlist_scores(
-    snap: Snapshot, text: str, query_vectors: Sequence[Vectors], articles: Rows
+    snap: Snapshot,
+    text: str,
+    query_vectors: Sequence[Vectors],
+    candidates: Sequence[int],
+    query: Query | None = None,
 ) -> ShortlistScores:
-    """Every signal's raw score of every chunk of `articles` (and of no other chunk)."""
+    """Every signal's raw score of every chunk of the candidate articles (and of no other
+    chunk); `query` is the message's `Query` when the caller has it already."""
+    query = query or Query.of(snap, text)
+    articles = np.asarray(candidates, dtype=np.int64)
     ends = np.append(snap.starts[1:], len(snap.chunks))
     lengths = ends[articles] - snap.starts[articles]
     rows = (
@@ -166,9 +203,9 @@ def shortlist_scores(
         d.vectors[rows] @ np.asarray(q, dtype=np.float32)
         for d, q in zip(snap.dense, query_vectors, strict=True)
     ]
-    readings = variants(snap, text)
+    readings = query.readings
     if snap.bm25 is not None:
-        signals.append(np.max([snap.bm25.scores(v)[rows] for v in readings], axis=0))
+        signals.append(np.max([scores[rows] for scores in query.bm25], axis=0))
     if snap.char is not None:
         signals.append(np.max([snap.char.scores_rows(v, rows) for v in readings], axis=0))
     if snap.fuzzy is not None:
@@ -186,6 +223,7 @@ def shortlisted_chunk_scores(
     out = np.full((n_signals, len(texts), len(snap.chunks)), -1.0, dtype=np.float32)
     for i, text in enumerate(texts):
         vectors = [np.asarray(q[i], dtype=np.float32) for q in query_vectors]
-        found = shortlist_scores(snap, text, vectors, shortlist(snap, text, vectors, top_k))
+        candidates = shortlist(snap, text, vectors, top_k)
+        found = shortlist_scores(snap, text, vectors, candidates, candidates.query)
         out[:, i, found.rows] = found.values
     return out

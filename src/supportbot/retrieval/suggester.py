@@ -644,16 +644,15 @@ class HybridSuggester:
         chunks by each dense index and BM25's best, fused by rank)."""
         if scoring.is_exact(snap):
             return list(range(len(snap.articles)))
-        found = scoring.shortlist(snap, text, query_vectors, self.params.top_k)
-        return [int(a) for a in found]
+        return scoring.shortlist(snap, text, query_vectors, self.params.top_k)
 
     def _chunk_scores_for(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors], candidates: list[int]
     ) -> Matrix | ShortlistScores:
         if len(candidates) == len(snap.articles):
             return self._chunk_scores(snap, text, query_vectors)
-        articles = np.asarray(candidates, dtype=np.int64)
-        return scoring.shortlist_scores(snap, text, query_vectors, articles)
+        query = candidates.query if isinstance(candidates, scoring.Candidates) else None
+        return scoring.shortlist_scores(snap, text, query_vectors, candidates, query)
 
     def _matched_text(
         self, snap: Snapshot, article: int, chunk_scores: Matrix | ShortlistScores

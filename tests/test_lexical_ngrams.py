@@ -7,7 +7,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from supportbot.domain.text import normalize
 from supportbot.retrieval.lexical import CharNgramScorer
-from supportbot.retrieval.ngrams import char_ngram_counts
+from supportbot.retrieval.ngrams import char_ngram_counts, text_ngram_counts
 
 TEXTS = [
     "Привет, как дела? I forgot my password!!",
@@ -41,3 +41,12 @@ def test_char_scorer_tolerates_typos_and_scores_a_shortlist_alike() -> None:
     rows = np.asarray([2, 0], dtype=np.int64)
     np.testing.assert_allclose(scorer.scores_rows("my crad was declinded", rows), scores[rows])
     assert scorer.scores("qqqq zzzz").max() == 0.0
+
+
+def test_one_text_counts_what_the_corpus_counts() -> None:
+    counts = char_ngram_counts(TEXTS, 2**20)
+    for row, text in enumerate(TEXTS):
+        one = text_ngram_counts(text, 2**20)
+        assert dict(zip(counts[row].indices.tolist(), counts[row].data.tolist(), strict=True)) == {
+            column: float(count) for column, count in one.items()
+        }

@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process, utils
 from scipy import sparse
 
 from supportbot.domain.text import normalize
-from supportbot.retrieval.ngrams import char_ngram_counts
+from supportbot.retrieval.ngrams import char_ngram_counts, text_ngram_counts
 
 # bm25s sets its logger to DEBUG when imported (a line for every index build): keep the
 # level the application gave it.
@@ -134,8 +134,11 @@ class CharNgramScorer:
     def _query(self, query: str) -> npt.NDArray[np.float32] | None:
         """The query's TF-IDF vector (dense over the hashed columns), or None if it has no
         n-gram the base knows."""
-        counts = char_ngram_counts([query], CHAR_FEATURES)
-        columns, values = counts.indices, counts.data
+        found = text_ngram_counts(query, CHAR_FEATURES)
+        if not found:
+            return None
+        columns = np.fromiter(found, dtype=np.int64, count=len(found))
+        values = np.fromiter(found.values(), dtype=np.float32, count=len(found))
         known = self._known[columns]
         if not known.any():
             return None

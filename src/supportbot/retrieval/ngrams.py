@@ -71,6 +71,32 @@ def _batch_counts(texts: Sequence[str], n_features: int) -> sparse.csr_matrix:
     return matrix
 
 
+_MASK = (1 << 64) - 1
+
+
+def text_ngram_counts(text: str, n_features: int) -> dict[int, int]:
+    """`char_ngram_counts` of one short text, as {column: count}: plain Python, which for
+    one message is several times faster than the array set-up."""
+    counts: dict[int, int] = {}
+    base, mix = int(_BASE), int(_MIX)
+    for word in normalize(text).split():
+        codes = [ord(c) for c in f" {word} "]
+        length = len(codes)
+        for start in range(length - MIN_N + 1):
+            rolling = 0
+            for n in range(1, min(MAX_N, length - start) + 1):
+                rolling = (rolling * base + codes[start + n - 1]) & _MASK
+                if n < MIN_N:
+                    continue
+                value = rolling ^ n
+                value ^= value >> 31
+                value = (value * mix) & _MASK
+                value ^= value >> 29
+                column = value % n_features
+                counts[column] = counts.get(column, 0) + 1
+    return counts
+
+
 def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     values = values ^ (values >> np.uint64(31))
     values = values * _MIX

@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 from rapidfuzz import fuzz, process, utils
-from scipy import sparse
 
 from supportbot.domain.text import normalize
 from supportbot.retrieval.ngrams import char_ngram_counts, text_ngram_counts
@@ -124,11 +123,16 @@ class CharNgramScorer:
         self._idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
         self._known = df > 0
         self._max_idf = float(self._idf[self._known].max()) if self._known.any() else 1.0
-        matrix.data = (1 + np.log(matrix.data)) * self._idf[matrix.indices]
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        # In place: at 100k chunks each copy of the matrix is ~200 MB.
+        data = matrix.data
+        np.log(data, out=data)
+        data += 1
+        data *= self._idf[matrix.indices]
+        per_row = np.diff(matrix.indptr)
+        norms = np.sqrt(np.bincount(np.repeat(np.arange(n), per_row), data**2, minlength=n))
         norms[norms == 0] = 1.0
-        matrix = sparse.diags(1 / norms.astype(np.float32)) @ matrix
-        self._matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+        data /= np.repeat(norms.astype(np.float32), per_row)
+        self._matrix = matrix
         self._n = len(texts)
 
     def _query(self, query: str) -> npt.NDArray[np.float32] | None:

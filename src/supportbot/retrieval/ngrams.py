@@ -30,7 +30,10 @@ def char_ngram_counts(texts: Sequence[str], n_features: int) -> sparse.csr_matri
     ]
     if not parts:
         return sparse.csr_matrix((0, n_features), dtype=np.float32)
-    return sparse.csr_matrix(sparse.vstack(parts, format="csr"), dtype=np.float32)
+    if len(parts) == 1:
+        return parts[0]
+    stacked: sparse.csr_matrix = sparse.vstack(parts, format="csr", dtype=np.float32)
+    return stacked
 
 
 def _batch_counts(texts: Sequence[str], n_features: int) -> sparse.csr_matrix:

@@ -83,3 +83,22 @@ async def test_a_large_index_is_loaded_instead_of_rebuilt(
     assert list(restarted.snapshot.dense[0].index.search(query, 5)[0]) == list(
         first.snapshot.dense[0].index.search(query, 5)[0]
     )
+
+
+async def test_each_start_stage_says_what_it_does_in_one_log_line(
+    articles: list[Article], caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = InMemoryEmbeddingCache()
+    with caplog.at_level(logging.INFO, logger="supportbot.retrieval"):
+        await HybridSuggester.create(articles, [HashingEmbedder()], cache)
+    first = caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="supportbot.retrieval"):
+        await HybridSuggester.create(articles, [HashingEmbedder()], cache)
+    assert "Embedding" in first
+    assert "passages with hashing" in first
+    assert "Fitting the fusion" in first
+    assert "Index built" in first
+    assert "Embedding" not in caplog.text
+    assert "Fitting" not in caplog.text
+    assert "loaded from the cache" in caplog.text

@@ -191,7 +191,7 @@ class HybridSuggester:
             reuse = stored is None and (
                 changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
             )
-            model = stored if stored is not None else None
+            model = stored
             if reuse and previous is not None:
                 model = previous.model
             if stored is not None:
@@ -359,7 +359,12 @@ class HybridSuggester:
             exact_limit=self.exact_limit,
         )
         snapshot.model = FusionModel.default(snapshot.signals)
-        if model is not None and model.signals == tuple(snapshot.signals):
+        # A stored or previous fit serves when it was made for these signals (whatever type
+        # the fitting returns: without `signals`, its cache key already pins them).
+        if model is not None and getattr(model, "signals", None) in (
+            None,
+            tuple(snapshot.signals),
+        ):
             snapshot.model = model
         elif articles:
             snapshot.model = self._fit(snapshot)

@@ -102,27 +102,24 @@ class Bm25Scorer:
 # Unknown n-grams count towards a message's norm as if they had the top IDF: a message made
 # mostly of words the base never uses must not look like a match (+0.03-0.05 AUROC measured).
 UNKNOWN_WEIGHT = 1.0
-# Hashed n-gram columns: no vocabulary dict (hundreds of MB at 100k chunks); 2^20 columns
-# keep collisions rare (about 1 in 20 distinct n-grams shares a column at 50k of them).
-CHAR_FEATURES = 2**20
 
 
 class CharNgramScorer:
     """Cosine of character 2-5-gram TF-IDF vectors: robust to typos and word endings.
 
-    `ngrams.char_ngram_counts` counts sklearn's `char_wb` n-grams into hashed columns; the
-    IDF, sublinear tf and L2 norm are those of sklearn's `TfidfVectorizer`, without its
-    vocabulary. Rows are kept in CSR, so a shortlist of chunks is scored in time
-    proportional to the shortlist, not to the knowledge base.
+    `ngrams.char_ngram_counts` counts sklearn's `char_wb` n-grams; the IDF, sublinear tf
+    and L2 norm are those of sklearn's `TfidfVectorizer`. Rows are kept in CSR, so a
+    shortlist of chunks is scored in time proportional to the shortlist, not to the base.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
-        matrix = char_ngram_counts(list(texts) or [""], CHAR_FEATURES)
-        df = np.bincount(matrix.indices, minlength=CHAR_FEATURES)
-        n = matrix.shape[0]
+        counts = char_ngram_counts(list(texts) or [""])
+        matrix = counts.matrix
+        self._counts = counts
+        n, width = matrix.shape
+        df = np.bincount(matrix.indices, minlength=width)
         self._idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-        self._known = df > 0
-        self._max_idf = float(self._idf[self._known].max()) if self._known.any() else 1.0
+        self._max_idf = float(self._idf.max()) if width else 1.0
         # In place: at 100k chunks each copy of the matrix is ~200 MB.
         data = matrix.data
         np.log(data, out=data)
@@ -136,21 +133,14 @@ class CharNgramScorer:
         self._n = len(texts)
 
     def _query(self, query: str) -> npt.NDArray[np.float32] | None:
-        """The query's TF-IDF vector (dense over the hashed columns), or None if it has no
+        """The query's TF-IDF vector (dense over the vocabulary), or None if it has no
         n-gram the base knows."""
-        found = text_ngram_counts(query, CHAR_FEATURES)
-        if not found:
+        columns, values, unknown = self._counts.columns(text_ngram_counts(query))
+        if not len(columns):
             return None
-        columns = np.fromiter(found, dtype=np.int64, count=len(found))
-        values = np.fromiter(found.values(), dtype=np.float32, count=len(found))
-        known = self._known[columns]
-        if not known.any():
-            return None
-        unknown = float(values[~known].sum())
-        columns, values = columns[known], values[known]
-        weights = (1.0 + np.log(values)) * self._idf[columns]
+        weights = (1.0 + np.log(values.astype(np.float32))) * self._idf[columns]
         norm = float(np.sqrt((weights**2).sum() + UNKNOWN_WEIGHT * unknown * self._max_idf**2))
-        vector = np.zeros(CHAR_FEATURES, dtype=np.float32)  # calloc: only touched pages cost
+        vector = np.zeros(self._matrix.shape[1], dtype=np.float32)
         vector[columns] = weights / norm
         return vector
 

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -133,6 +134,13 @@ def main() -> None:
     parser.add_argument("--skip-bot", action="store_true", help="no `supportbot run` figure")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    try:
+        _measure(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, workdir: Path) -> None:
     env = _env(workdir / "cache.sqlite3", args.kb.resolve())
     ask = [PYTHON, "-m", "supportbot", "ask", "my card was declined"]
     started = time.perf_counter()

@@ -11,6 +11,7 @@ import pytest
 from supportbot.domain.ports import EmbeddingCache
 from supportbot.storage.db import Database
 from supportbot.storage.embedding_cache import (
+    KEEP_ARTIFACTS,
     MIGRATIONS,
     InMemoryEmbeddingCache,
     SqliteEmbeddingCache,
@@ -53,3 +54,22 @@ async def test_sqlite_cache_survives_a_restart(tmp_path: Path) -> None:
     db = await Database.open(path, MIGRATIONS)
     assert await SqliteEmbeddingCache(db).get_many("m", ["h"]) == {"h": b"1234"}
     await db.close()
+
+
+async def test_artifact_cache_returns_what_was_stored_under_its_key(cache: EmbeddingCache) -> None:
+    await cache.put_artifact("fusion", "k1", b"fit one")
+    assert await cache.get_artifact("fusion", "k1") == b"fit one"
+    assert await cache.get_artifact("fusion", "k2") is None
+    assert await cache.get_artifact("index:minilm", "k1") is None
+
+
+async def test_artifact_cache_keeps_the_most_recently_used_few(cache: EmbeddingCache) -> None:
+    for i in range(KEEP_ARTIFACTS):
+        await cache.put_artifact("fusion", f"k{i}", b"x")
+    assert await cache.get_artifact("fusion", "k0") == b"x"  # used again: kept
+    await cache.put_artifact("fusion", "new", b"y")
+    assert await cache.get_artifact("fusion", "k0") == b"x"
+    assert await cache.get_artifact("fusion", "k1") is None  # the least recently used
+    assert await cache.get_artifact("fusion", "new") == b"y"
+    await cache.put_artifact("index:use", "other", b"z")  # other kinds count apart
+    assert await cache.get_artifact("fusion", "new") == b"y"

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Dispatcher, Router
+from pydantic import SecretStr
 
 from supportbot.analytics.stats import StatsService
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
@@ -37,15 +37,16 @@ from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
 from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
-from supportbot.telegram.bot import build_bot, build_dispatcher
-from supportbot.telegram.cards import StaffCards
-from supportbot.telegram.desk_user import get_desk_user_router
-from supportbot.telegram.membership import StaffMembership
-from supportbot.telegram.middlewares import FloodControl, InFlight
-from supportbot.telegram.staff import get_group_router, get_staff_router
-from supportbot.telegram.staff_desk import TelegramStaffDesk
-from supportbot.telegram.stats import get_stats_router
-from supportbot.telegram.texts import Texts
+
+if TYPE_CHECKING:
+    # aiogram takes seconds to import: only the bot's own functions import it, so `ask`,
+    # `chat`, `eval` and `kb` start without it.
+    from aiogram import Bot, Dispatcher
+
+    from supportbot.telegram.membership import StaffMembership
+    from supportbot.telegram.middlewares import InFlight
+    from supportbot.telegram.staff_desk import TelegramStaffDesk
+    from supportbot.telegram.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +133,11 @@ class LiveKnowledge:
         embedders: Sequence[Embedder],
         cache: EmbeddingCache,
         params: SuggesterParams,
+        kb: KnowledgeBase | None = None,
     ) -> LiveKnowledge:
-        """Read the knowledge base and build the first index."""
-        kb = await asyncio.to_thread(load_knowledge_base, root)
-        _log_problems(kb)
-        if not kb.articles:
-            raise KnowledgeBaseError(f"No articles found in {root}: add markdown files there.")
+        """Read the knowledge base (unless `kb` was read already) and build the first index."""
+        if kb is None:
+            kb = await _read_knowledge_base(root)
         suggester = await HybridSuggester.create(
             list(kb.articles.values()), embedders, cache, params, kb.canned
         )
@@ -188,6 +188,14 @@ class LiveKnowledge:
         )
 
 
+async def _read_knowledge_base(root: Path) -> KnowledgeBase:
+    kb = await asyncio.to_thread(load_knowledge_base, root)
+    _log_problems(kb)
+    if not kb.articles:
+        raise KnowledgeBaseError(f"No articles found in {root}: add markdown files there.")
+    return kb
+
+
 def _log_problems(kb: KnowledgeBase) -> None:
     for problem in kb.problems:
         if problem.severity.value == "error":
@@ -204,16 +212,20 @@ async def build_knowledge(
     cache: EmbeddingCache | None = None,
     db: Database | None = None,
 ) -> LiveKnowledge:
-    """The served knowledge base with its suggester, from config (tests pass fakes)."""
+    """The served knowledge base with its suggester, from config (tests pass fakes).
+
+    The files are read before the models load: a wrong path fails in a second, not after
+    the models.
+    """
+    root = kb_dir or settings.knowledge_base.dir
+    kb = await _read_knowledge_base(root)
     if embedders is None:
         embedders = await asyncio.to_thread(build_embedders, settings.retrieval.encoders)
     if cache is None:
         if db is None:
             raise ValueError("build_knowledge needs a cache or a database")
         cache = SqliteEmbeddingCache(db)
-    return await LiveKnowledge.load(
-        kb_dir or settings.knowledge_base.dir, embedders, cache, suggester_params(settings)
-    )
+    return await LiveKnowledge.load(root, embedders, cache, suggester_params(settings), kb)
 
 
 # --- the Telegram bot and the operator desk ---------------------------------------------
@@ -328,6 +340,10 @@ async def build_desk(
     texts: Texts,
 ) -> Desk | None:
     """The desk in the configured staff group; None when `desk.staff_chat_id` is not set."""
+    from supportbot.telegram.cards import StaffCards
+    from supportbot.telegram.membership import StaffMembership
+    from supportbot.telegram.staff_desk import TelegramStaffDesk
+
     chat_id = settings.desk.staff_chat_id
     if chat_id is None:
         return None
@@ -364,6 +380,16 @@ class BotApp:
     desk: Desk | None = None
 
 
+def require_token(settings: Settings) -> SecretStr:
+    """The bot token, or a clear error when it is not configured."""
+    token = settings.telegram.token
+    if token is None:
+        raise ConfigError(
+            "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
+        )
+    return token
+
+
 async def build_bot_app(
     settings: Settings,
     *,
@@ -375,11 +401,16 @@ async def build_bot_app(
 
     Without a staff group, `NoStaffHandoff` tells users that no operator is available.
     """
-    token = settings.telegram.token
-    if token is None:
-        raise ConfigError(
-            "telegram.token is not set: put it in the config or SUPPORTBOT_TELEGRAM__TOKEN"
-        )
+    from aiogram import Router
+
+    from supportbot.telegram.bot import build_bot, build_dispatcher
+    from supportbot.telegram.desk_user import get_desk_user_router
+    from supportbot.telegram.middlewares import FloodControl, InFlight
+    from supportbot.telegram.staff import get_group_router, get_staff_router
+    from supportbot.telegram.stats import get_stats_router
+    from supportbot.telegram.texts import Texts
+
+    token = require_token(settings)
     experiments = ConfiguredExperiments(settings.experiments)
     repository = SqliteConversationRepository(db)
     bot = build_bot(token.get_secret_value(), settings.telegram.api_base)

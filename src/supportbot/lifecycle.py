@@ -19,6 +19,7 @@ from supportbot.app import (
     build_knowledge,
     event_log,
     open_database,
+    require_token,
 )
 from supportbot.config import Settings
 from supportbot.domain.errors import ConfigError
@@ -61,6 +62,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
 
 
 async def _run_bot(settings: Settings, stop: asyncio.Event | None) -> None:
+    require_token(settings)  # before the models load: a missing token is reported at once
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     db = await open_database(settings)

@@ -21,6 +21,15 @@ class EmbeddingCache(Protocol):
         """Store (hash, raw float32 bytes) pairs."""
         ...
 
+    async def get_artifact(self, kind: str, key: str) -> bytes | None:
+        """What was computed from the embeddings (a fitted fusion, an index) under a key of
+        everything it was computed from; None when absent."""
+        ...
+
+    async def put_artifact(self, kind: str, key: str, value: bytes) -> None:
+        """Store such an artifact; a few recent ones per kind are kept."""
+        ...
+
 
 class EventLog(Protocol):
     """The append-only analytics log."""

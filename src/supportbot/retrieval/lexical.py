@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 from rapidfuzz import fuzz, process, utils
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from supportbot.domain.text import normalize
+from supportbot.retrieval.ngrams import char_ngram_counts, text_ngram_counts
 
 # bm25s sets its logger to DEBUG when imported (a line for every index build): keep the
 # level the application gave it.
@@ -107,44 +107,56 @@ UNKNOWN_WEIGHT = 1.0
 class CharNgramScorer:
     """Cosine of character 2-5-gram TF-IDF vectors: robust to typos and word endings.
 
-    sklearn fits the vocabulary and IDF; a query is vectorised here directly (its n-grams,
-    sublinear tf x idf, L2), which costs a fraction of `transform`'s per-call validation.
+    `ngrams.char_ngram_counts` counts sklearn's `char_wb` n-grams; the IDF, sublinear tf
+    and L2 norm are those of sklearn's `TfidfVectorizer`. Rows are kept in CSR, so a
+    shortlist of chunks is scored in time proportional to the shortlist, not to the base.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
-        vectorizer = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 5),
-            sublinear_tf=True,
-            preprocessor=normalize,
-            dtype=np.float32,
-            min_df=1,
-        )
-        self._matrix = vectorizer.fit_transform(list(texts) or [""]).tocsc()
-        self._analyze = vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self._idf = np.asarray(vectorizer.idf_, dtype=np.float32)
-        self._max_idf = float(self._idf.max())
+        counts = char_ngram_counts(list(texts) or [""])
+        matrix = counts.matrix
+        self._counts = counts
+        n, width = matrix.shape
+        df = np.bincount(matrix.indices, minlength=width)
+        self._idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        self._max_idf = float(self._idf.max()) if width else 1.0
+        # In place: at 100k chunks each copy of the matrix is ~200 MB.
+        data = matrix.data
+        np.log(data, out=data)
+        data += 1
+        data *= self._idf[matrix.indices]
+        per_row = np.diff(matrix.indptr)
+        norms = np.sqrt(np.bincount(np.repeat(np.arange(n), per_row), data**2, minlength=n))
+        norms[norms == 0] = 1.0
+        data /= np.repeat(norms.astype(np.float32), per_row)
+        self._matrix = matrix
         self._n = len(texts)
+
+    def _query(self, query: str) -> npt.NDArray[np.float32] | None:
+        """The query's TF-IDF vector (dense over the vocabulary), or None if it has no
+        n-gram the base knows."""
+        columns, values, unknown = self._counts.columns(text_ngram_counts(query))
+        if not len(columns):
+            return None
+        weights = (1.0 + np.log(values.astype(np.float32))) * self._idf[columns]
+        norm = float(np.sqrt((weights**2).sum() + UNKNOWN_WEIGHT * unknown * self._max_idf**2))
+        vector = np.zeros(self._matrix.shape[1], dtype=np.float32)
+        vector[columns] = weights / norm
+        return vector
 
     def scores(self, query: str) -> Scores:
         """Cosine similarity of the query with every chunk."""
-        counts: dict[int, int] = {}
-        unknown = 0
-        for gram in self._analyze(query):
-            column = self._vocabulary.get(gram)
-            if column is None:
-                unknown += 1
-            else:
-                counts[column] = counts.get(column, 0) + 1
-        if not counts:
+        vector = self._query(query)
+        if vector is None:
             return np.zeros(self._n, dtype=np.float32)
-        columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        weights = tf * self._idf[columns]
-        norm = float(np.sqrt((weights**2).sum() + UNKNOWN_WEIGHT * unknown * self._max_idf**2))
-        result = self._matrix[:, columns] @ (weights / norm)
-        return np.asarray(result[: self._n], dtype=np.float32).ravel()
+        return np.asarray(self._matrix @ vector, dtype=np.float32)[: self._n]
+
+    def scores_rows(self, query: str, rows: npt.NDArray[np.int64]) -> Scores:
+        """Cosine similarity of the query with the chunks at `rows` only."""
+        vector = self._query(query)
+        if vector is None or self._n == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.asarray(self._matrix[rows] @ vector, dtype=np.float32)
 
 
 class FuzzyScorer:
@@ -154,6 +166,8 @@ class FuzzyScorer:
         self._choices = list(texts)
         self._rows = np.asarray(rows, dtype=np.int64)
         self._n = n_chunks
+        self._choice_of = np.full(n_chunks, -1, dtype=np.int64)
+        self._choice_of[self._rows] = np.arange(len(self._rows))
 
     def scores(self, query: str) -> Scores:
         """Best of token-set and partial ratio per title/question chunk, as 0..1."""
@@ -190,4 +204,23 @@ class FuzzyScorer:
             workers=-1 if len(queries) > 1 else 1,
         )
         out[:, self._rows] = matrix / 100.0
+        return out
+
+    def scores_rows(self, query: str, rows: npt.NDArray[np.int64]) -> Scores:
+        """`scores` of the chunks at `rows` only (those that are titles or questions)."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        choice = self._choice_of[rows]
+        mine = np.flatnonzero(choice >= 0)
+        if not len(mine) or not utils.default_process(query):
+            return out
+        matrix = process.cdist(
+            [query],
+            [self._choices[i] for i in choice[mine]],
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            score_cutoff=50,
+            dtype=np.float32,
+            workers=1,
+        )
+        out[mine] = matrix[0] / 100.0
         return out

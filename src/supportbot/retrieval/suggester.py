@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from supportbot.domain.models import (
     Article,
@@ -26,12 +23,18 @@ from supportbot.domain.models import (
     Suggestion,
 )
 from supportbot.domain.ports import Embedder, EmbeddingCache
-from supportbot.domain.text import detect_lang, detranslit, has_latin_only
+from supportbot.domain.text import detect_lang
+from supportbot.retrieval import persist, scoring
+from supportbot.retrieval.batcher import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_S, MicroBatcher
 from supportbot.retrieval.calibration import ANSWER_COVERAGE, coverage
 from supportbot.retrieval.chunking import article_chunks
+from supportbot.retrieval.embedding import CachedEmbeddings
 from supportbot.retrieval.fusion import ANY_LANG, FusionModel, HeldOut, fit_fusion, top_and_margin
-from supportbot.retrieval.index import FaissVectorIndex, VectorIndex
+from supportbot.retrieval.index import HNSW_THRESHOLD, FaissVectorIndex, VectorIndex
 from supportbot.retrieval.lexical import Bm25Scorer, CharNgramScorer, FuzzyScorer, Tokenizer
+from supportbot.retrieval.scoring import ShortlistScores
+from supportbot.retrieval.snapshot import DenseSignal as _Dense
+from supportbot.retrieval.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,8 @@ LANG_PENALTY = 0.5
 # leads the runner-up by this much on the fused scale, whatever the confidence: only the
 # multilingual encoder can see it, so the fused score of a right one stays low.
 CROSS_LANG_MARGIN = 0.05
-BEST_WEIGHT = 0.6
+# Up to this many chunks every chunk is scored exactly (nothing can be missed).
+EXACT_LIMIT = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,51 +69,6 @@ class SuggesterParams:
     fit_weights: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class _Dense:
-    name: str
-    embedder: Embedder
-    vectors: Vectors
-    index: VectorIndex
-    # questions and titles embedded as queries (asymmetric encoders only)
-    held_out_queries: Mapping[str, Vectors] | None = None
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """Everything one query needs, built off to the side and swapped in whole."""
-
-    articles: list[Article]
-    chunks: list[Chunk]
-    chunk_article: npt.NDArray[np.int64]
-    starts: npt.NDArray[np.int64]
-    dense: list[_Dense]
-    bm25: Bm25Scorer | None
-    char: CharNgramScorer | None
-    fuzzy: FuzzyScorer | None
-    model: FusionModel
-    canned: tuple[CannedReply, ...] = ()
-    article_index: dict[str, int] = field(default_factory=dict)
-    article_lang: list[str] = field(default_factory=list)
-    langs: frozenset[str] = frozenset()
-
-    @property
-    def signals(self) -> list[str]:
-        """Signal names in the order of the fusion model."""
-        names = [d.name for d in self.dense]
-        if self.bm25 is not None:
-            names.append("bm25")
-        if self.char is not None:
-            names.append("char")
-        if self.fuzzy is not None:
-            names.append("fuzzy")
-        return names
-
-
-def _content_hash(prefix: str, text: str) -> str:
-    return hashlib.sha256(f"{prefix}\u0000{text}".encode()).hexdigest()
-
-
 def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
     names: list[str] = []
     for embedder in embedders:
@@ -121,6 +80,16 @@ def _signal_names(embedders: Sequence[Embedder]) -> list[str]:
             n += 1
         names.append(name)
     return names
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """Per-call knobs of `decide` (A/B experiments override thresholds per user)."""
+
+    exclude: Collection[str] = ()
+    answer_threshold: float | None = None
+    suggest_threshold: float | None = None
+    max_suggestions: int | None = None
 
 
 class HybridSuggester:
@@ -135,16 +104,34 @@ class HybridSuggester:
         embedders: Sequence[Embedder],
         cache: EmbeddingCache,
         params: SuggesterParams,
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        batch_window_s: float = DEFAULT_WINDOW_S,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        exact_limit: int = EXACT_LIMIT,
     ) -> None:
         self._embedders = list(embedders)
         self._names = _signal_names(self._embedders)
         self._cache = cache
+        self._embeddings = CachedEmbeddings(cache)
         self.params = params
+        # From this many chunks the index is approximate (HNSW), slow to build: it is stored.
+        self.hnsw_threshold = hnsw_threshold
+        # Up to this many chunks every chunk is scored; above, a shortlist of articles.
+        self.exact_limit = exact_limit
         self._tokenizer = Tokenizer()
         self._snapshot: Snapshot | None = None
         self._reload_lock = asyncio.Lock()
         self._refit: asyncio.Task[None] | None = None
-        self.embedded_texts = 0  # how many texts were embedded (not served from the cache)
+        self.fits = 0  # how many times the fusion was fitted (not loaded from the cache)
+        self._batcher: MicroBatcher[tuple[str, _Options], Decision] = MicroBatcher(
+            self._decide_many, window_s=batch_window_s, max_batch=max_batch
+        )
+
+    @property
+    def embedded_texts(self) -> int:
+        """How many texts were embedded (not served from the cache)."""
+        return self._embeddings.embedded_texts
 
     @classmethod
     async def create(
@@ -154,9 +141,18 @@ class HybridSuggester:
         cache: EmbeddingCache,
         params: SuggesterParams | None = None,
         canned: Sequence[CannedReply] = (),
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        exact_limit: int = EXACT_LIMIT,
     ) -> HybridSuggester:
         """Build the first snapshot and return a ready suggester."""
-        suggester = cls(embedders, cache, params or SuggesterParams())
+        suggester = cls(
+            embedders,
+            cache,
+            params or SuggesterParams(),
+            hnsw_threshold=hnsw_threshold,
+            exact_limit=exact_limit,
+        )
         await suggester.reload(articles, canned)
         return suggester
 
@@ -177,25 +173,55 @@ class HybridSuggester:
         When only a few articles changed, the new index is served at once with the fusion
         fitted before, and the fusion is refitted in the background and swapped in after:
         on a large base the fit takes much longer than the index.
+
+        A fusion fitted before on the same content, encoders, config and code is loaded
+        from the cache instead, and so is a large vector index.
         """
         async with self._reload_lock:
             ordered = sorted(articles, key=lambda a: a.id)
             chunks = [c for article in ordered for c in article_chunks(article)]
-            vectors = [await self._embed_passages(e, chunks) for e in self._embedders]
+            texts = [c.text for c in chunks]
+            embedded = [
+                await self._embeddings.embed(e, texts, query=False) for e in self._embedders
+            ]
             queries = [await self._held_out_queries(e, chunks) for e in self._embedders]
+            indexes = [
+                await self._stored_index(name, e.vectors, e.digest)
+                for name, e in zip(self._names, embedded, strict=True)
+            ]
+            key = self._fit_key(ordered)
+            stored = persist.load_fit(await self._cache.get_artifact(persist.FIT_KIND, key))
             previous = self._snapshot
             changed = _changed(previous.articles, ordered) if previous is not None else None
-            reuse = changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
+            reuse = stored is None and (
+                changed is not None and changed <= max(3, SMALL_CHANGE * len(ordered))
+            )
+            model = stored
+            if reuse and previous is not None:
+                model = previous.model
+            if stored is not None:
+                logger.info("Fusion for this knowledge base and config loaded from the cache")
+            elif ordered and not reuse:
+                logger.info(
+                    "Fitting the fusion on %d articles (%d chunks)", len(ordered), len(chunks)
+                )
             snapshot = await asyncio.to_thread(
                 self._build,
                 ordered,
                 chunks,
-                vectors,
+                [e.vectors for e in embedded],
                 canned,
                 queries,
-                previous.model if previous is not None and reuse else None,
+                model,
+                indexes,
             )
+            digests = [e.digest for e in embedded]
+            del embedded  # the index holds the vectors from here on
+            snapshot.fit_key = key
             self._snapshot = snapshot
+            await self._store_indexes(snapshot, digests, indexes)
+            if stored is None and not reuse and ordered:
+                await self._store_fit(snapshot.fit_key, snapshot.model)
             if reuse and changed and ordered and (self._refit is None or self._refit.done()):
                 # One refit at a time (a thread cannot be cancelled): it refits whatever is
                 # served when it finishes, until that is what it fitted.
@@ -215,6 +241,7 @@ class HybridSuggester:
             if self._snapshot is snapshot:
                 self._snapshot = replace(snapshot, model=model)
                 logger.info("Fusion refitted after the reload and swapped in")
+                await self._store_fit(snapshot.fit_key, model)
                 return
 
     async def settled(self) -> None:
@@ -228,37 +255,51 @@ class HybridSuggester:
         held = self._held_out(snapshot)
         return fit_fusion(held, snapshot.signals, fit_weights=self.params.fit_weights)
 
-    async def _embed_passages(self, embedder: Embedder, chunks: Sequence[Chunk]) -> Vectors:
-        return await self._embed_cached(embedder, [c.text for c in chunks], query=False)
-
-    async def _embed_cached(
-        self, embedder: Embedder, texts: Sequence[str], *, query: bool
-    ) -> Vectors:
-        """Vectors of `texts`, embedding only those the cache does not hold yet."""
-        key = f"{embedder.key}|query" if query else embedder.key
-        hashes = [_content_hash(key, text) for text in texts]
-        size = embedder.dim * 4  # float32
-        # Vectors of another size were made by other weights at the same model path.
-        cached = {
-            h: v for h, v in (await self._cache.get_many(key, hashes)).items() if len(v) == size
-        }
-        missing = sorted(
-            {h: text for h, text in zip(hashes, texts, strict=True) if h not in cached}.items()
-        )
-        if missing:
-            fresh = await asyncio.to_thread(
-                _embed_with_progress, embedder, [text for _, text in missing], query=query
-            )
-            self.embedded_texts += len(missing)
-            items = [
-                (h, np.asarray(v, dtype=np.float32).tobytes())
-                for (h, _), v in zip(missing, fresh, strict=True)
+    def _fit_key(self, articles: Sequence[Article]) -> str:
+        """Everything a fit depends on: the articles, the encoders, the knobs (and, in
+        `persist.fit_key`, the fitting code)."""
+        return persist.fit_key(
+            [
+                repr(self.params),
+                f"exact_limit={self.exact_limit}",
+                *(f"{name}={e.key}" for name, e in zip(self._names, self._embedders, strict=True)),
+                *(repr(a) for a in articles),
             ]
-            await self._cache.put_many(key, items)
-            cached.update(items)
-        if not texts:
-            return np.zeros((0, embedder.dim), dtype=np.float32)
-        return np.vstack([np.frombuffer(cached[h], dtype=np.float32) for h in hashes])
+        )
+
+    async def _store_fit(self, key: str, model: object) -> None:
+        self.fits += 1
+        data = await asyncio.to_thread(persist.dump_fit, model)
+        await self._cache.put_artifact(persist.FIT_KIND, key, data)
+
+    def _index_key(self, vectors: Vectors, digest: str) -> str:
+        structure = FaissVectorIndex.key(
+            vectors.shape[1], vectors.shape[0], hnsw_threshold=self.hnsw_threshold
+        )
+        return f"{structure}|{digest}"
+
+    async def _stored_index(self, name: str, vectors: Vectors, digest: str) -> VectorIndex | None:
+        """A large index saved before for exactly these vectors (a small one is rebuilt:
+        faster than reading it)."""
+        if len(vectors) < self.hnsw_threshold:
+            return None
+        data = await self._cache.get_artifact(
+            persist.index_kind(name), self._index_key(vectors, digest)
+        )
+        if data is None:
+            return None
+        logger.info("Vector index %s (%d vectors) loaded from the cache", name, len(vectors))
+        return await asyncio.to_thread(FaissVectorIndex.from_bytes, data)
+
+    async def _store_indexes(
+        self, snapshot: Snapshot, digests: Sequence[str], loaded: Sequence[VectorIndex | None]
+    ) -> None:
+        for dense, digest, before in zip(snapshot.dense, digests, loaded, strict=True):
+            if before is not None or dense.index.size < self.hnsw_threshold:
+                continue
+            data = await asyncio.to_thread(dense.index.to_bytes)
+            key = self._index_key(dense.vectors, digest)
+            await self._cache.put_artifact(persist.index_kind(dense.name), key, data)
 
     async def _held_out_queries(
         self, embedder: Embedder, chunks: Sequence[Chunk]
@@ -270,7 +311,7 @@ class HybridSuggester:
         if getattr(embedder, "symmetric", False):
             return None
         texts = sorted({c.text for c in chunks if c.kind is not ChunkKind.BODY})
-        vectors = await self._embed_cached(embedder, texts, query=True)
+        vectors = (await self._embeddings.embed(embedder, texts, query=True)).vectors
         return dict(zip(texts, vectors, strict=True))
 
     def _build(
@@ -281,16 +322,22 @@ class HybridSuggester:
         canned: Sequence[CannedReply],
         queries: Sequence[Mapping[str, Vectors] | None] = (),
         model: FusionModel | None = None,
+        indexes: Sequence[VectorIndex | None] = (),
     ) -> Snapshot:
         started = time.perf_counter()
         index_of = {a.id: i for i, a in enumerate(articles)}
         chunk_article = np.asarray([index_of[c.article_id] for c in chunks], dtype=np.int64)
         starts = np.searchsorted(chunk_article, np.arange(len(articles))).astype(np.int64)
         queries = list(queries) or [None] * len(vectors)
+        built = [
+            index or FaissVectorIndex(matrix, hnsw_threshold=self.hnsw_threshold)
+            for index, matrix in zip(list(indexes) or [None] * len(vectors), vectors, strict=True)
+        ]
+        # The vectors are kept once, in the index (`index.vectors` is a view of them).
         dense = [
-            _Dense(name, embedder, matrix, FaissVectorIndex(matrix), held)
-            for name, embedder, matrix, held in zip(
-                self._names, self._embedders, vectors, queries, strict=True
+            _Dense(name, embedder, index.vectors, index, held)
+            for name, embedder, index, held in zip(
+                self._names, self._embedders, built, queries, strict=True
             )
         ]
         texts = [c.text for c in chunks]
@@ -314,9 +361,15 @@ class HybridSuggester:
             article_index=index_of,
             article_lang=[a.lang.value for a in articles],
             langs=frozenset(a.lang.value for a in articles),
+            exact_limit=self.exact_limit,
         )
         snapshot.model = FusionModel.default(snapshot.signals)
-        if model is not None and model.signals == tuple(snapshot.signals):
+        # A stored or previous fit serves when it was made for these signals (whatever type
+        # the fitting returns: without `signals`, its cache key already pins them).
+        if model is not None and getattr(model, "signals", None) in (
+            None,
+            tuple(snapshot.signals),
+        ):
             snapshot.model = model
         elif articles:
             snapshot.model = self._fit(snapshot)
@@ -341,42 +394,20 @@ class HybridSuggester:
     ) -> Matrix:
         """Raw scores of many messages at once: shape (signals, messages, chunks).
 
-        In bulk where it pays (fitting scores every question of the base): one matrix
-        product per encoder, and the fuzzy scorer on every core.
+        On a large base each message's shortlist is scored and the other chunks are -1,
+        as in a decision (so the fit sees what decisions see).
         """
-        rows: list[npt.NDArray[np.float32]] = [
-            np.asarray(q, dtype=np.float32) @ d.vectors.T
-            for d, q in zip(snap.dense, query_vectors, strict=True)
-        ]
-        variants = [_variants(snap, text) for text in texts]
-        flat = [v for group in variants for v in group]
-        owner = np.repeat(np.arange(len(texts)), [len(group) for group in variants])
-        for scorer in (snap.bm25, snap.char, snap.fuzzy):
-            if scorer is None:
-                continue
-            if isinstance(scorer, FuzzyScorer):
-                each = scorer.scores_many(flat)
-            else:
-                each = np.vstack([scorer.scores(v) for v in flat])
-            best = np.full((len(texts), each.shape[1]), -np.inf, dtype=np.float32)
-            np.maximum.at(best, owner, each)
-            rows.append(best)
-        if not rows:
-            return np.zeros((0, len(texts), len(snap.chunks)))
-        return np.stack(rows).astype(np.float64)
+        if scoring.is_exact(snap):
+            return scoring.all_chunk_scores(snap, texts, query_vectors)
+        return scoring.shortlisted_chunk_scores(  # type: ignore[return-value]
+            snap, texts, query_vectors, self.params.top_k
+        )
 
-    def _per_article(self, snap: Snapshot, chunk_scores: Matrix) -> Matrix:
-        """Pool chunk scores per article: shape (signals, articles).
-
-        0.6 x the best chunk + 0.4 x the second best: an article matching a message in two
-        places is a better bet than one matching in one, without the bias towards long
-        articles that a sum or a log-sum-exp would add.
-        """
-        best = np.maximum.reduceat(chunk_scores, snap.starts, axis=-1)
-        rest = np.where(chunk_scores >= best[..., snap.chunk_article], -np.inf, chunk_scores)
-        second = np.maximum.reduceat(rest, snap.starts, axis=-1)
-        second = np.where(np.isfinite(second), second, best)
-        return BEST_WEIGHT * best + (1 - BEST_WEIGHT) * second
+    def _per_article(self, snap: Snapshot, chunk_scores: Matrix | ShortlistScores) -> Matrix:
+        """Pool chunk scores per article: shape (signals, articles) (see `scoring.pool`)."""
+        if isinstance(chunk_scores, ShortlistScores):
+            return chunk_scores.per_article(len(snap.articles))
+        return scoring.pool(chunk_scores, snap.starts, snap.chunk_article)
 
     def _held_out(self, snap: Snapshot) -> HeldOut:
         """Raw scores of the articles' own questions (or titles) with that chunk left out."""
@@ -449,15 +480,45 @@ class HybridSuggester:
         suggest_threshold: float | None = None,
         max_suggestions: int | None = None,
     ) -> Decision:
-        """Decide answer / suggest / handoff for one message (CPU work runs in a thread)."""
-        return await asyncio.to_thread(
-            self.decide_sync,
-            text,
-            exclude=exclude,
-            answer_threshold=answer_threshold,
-            suggest_threshold=suggest_threshold,
-            max_suggestions=max_suggestions,
+        """Decide answer / suggest / handoff for one message.
+
+        Messages decided at the same time (many users) are encoded together by the
+        micro-batcher, in a worker thread: the event loop never waits for the models.
+        """
+        options = _Options(exclude, answer_threshold, suggest_threshold, max_suggestions)
+        return await self._batcher.submit((text, options))
+
+    def _decide_many(self, requests: Sequence[tuple[str, _Options]]) -> list[Decision | Exception]:
+        """The batcher's work: one forward pass per encoder for every message, then each
+        message decided on its own (one failing message fails alone)."""
+        started = time.perf_counter()
+        snap = self.snapshot  # one snapshot for the whole batch: a reload cannot tear it
+        live = [i for i, (text, _) in enumerate(requests) if text.strip()]
+        vectors = (
+            self._embed_queries(snap, [requests[i][0] for i in live])
+            if live and snap.articles
+            else []
         )
+        row = {i: n for n, i in enumerate(live)}
+        out: list[Decision | Exception] = []
+        for i, (text, options) in enumerate(requests):
+            query = [v[row[i]] for v in vectors] if vectors and i in row else None
+            try:
+                decision, _ = self._decide_with(
+                    snap,
+                    text,
+                    query,
+                    started,
+                    exclude=options.exclude,
+                    answer_threshold=options.answer_threshold,
+                    suggest_threshold=options.suggest_threshold,
+                    max_suggestions=options.max_suggestions,
+                )
+                out.append(decision)
+            except Exception as exc:
+                logger.exception("Deciding one message failed")
+                out.append(exc)
+        return out
 
     def decide_sync(
         self,
@@ -603,56 +664,41 @@ class HybridSuggester:
             if chunk.kind is not ChunkKind.BODY
             for word in self._tokenizer(chunk.text)
         ]
-        best = max(coverage(self._tokenizer(v), own) for v in _variants(snap, text))
+        best = max(coverage(self._tokenizer(v), own) for v in scoring.variants(snap, text))
         return best >= ANSWER_COVERAGE
 
     def _candidates(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors]
     ) -> list[int]:
-        """Articles worth scoring exactly: nearest chunks by each dense index, plus all
-        articles when the base is small (then exact scoring is cheaper than being clever)."""
-        if len(snap.chunks) <= 5_000:
+        """Articles worth scoring: all of a small base; a large base's shortlist (nearest
+        chunks by each dense index and BM25's best, fused by rank)."""
+        if scoring.is_exact(snap):
             return list(range(len(snap.articles)))
-        found: set[int] = set()
-        for dense, vector in zip(snap.dense, query_vectors, strict=True):
-            rows, _ = dense.index.search(vector, self.params.top_k)
-            found.update(int(snap.chunk_article[r]) for r in rows if r >= 0)
-        variants = _variants(snap, text)
-        for scorer in (snap.bm25, snap.char):
-            if scorer is None:
-                continue
-            for variant in variants:
-                scores = scorer.scores(variant)
-                top = np.argpartition(-scores, min(self.params.top_k, len(scores) - 1))
-                found.update(
-                    int(snap.chunk_article[r]) for r in top[: self.params.top_k] if scores[r] > 0
-                )
-        return sorted(found) or list(range(min(len(snap.articles), self.params.top_k)))
+        return scoring.shortlist(snap, text, query_vectors, self.params.top_k)
 
     def _chunk_scores_for(
         self, snap: Snapshot, text: str, query_vectors: Sequence[Vectors], candidates: list[int]
-    ) -> Matrix:
+    ) -> Matrix | ShortlistScores:
         if len(candidates) == len(snap.articles):
             return self._chunk_scores(snap, text, query_vectors)
-        # Large base: dense scores only for the candidates' chunks; others stay at -1.
-        full = np.full((len(snap.signals), len(snap.chunks)), -1.0)
-        mask = np.isin(snap.chunk_article, candidates)
-        rows = np.flatnonzero(mask)
-        for i, (dense, vector) in enumerate(zip(snap.dense, query_vectors, strict=True)):
-            full[i, rows] = dense.vectors[rows] @ vector
-        variants = _variants(snap, text)
-        i = len(snap.dense)
-        for scorer in (snap.bm25, snap.char, snap.fuzzy):
-            if scorer is not None:
-                full[i] = np.max([scorer.scores(v) for v in variants], axis=0)
-                i += 1
-        return full
+        query = candidates.query if isinstance(candidates, scoring.Candidates) else None
+        return scoring.shortlist_scores(snap, text, query_vectors, candidates, query)
 
-    def _matched_text(self, snap: Snapshot, article: int, chunk_scores: Matrix) -> str:
-        start = int(snap.starts[article])
-        end = int(snap.starts[article + 1]) if article + 1 < len(snap.starts) else len(snap.chunks)
+    def _matched_text(
+        self, snap: Snapshot, article: int, chunk_scores: Matrix | ShortlistScores
+    ) -> str:
+        if isinstance(chunk_scores, ShortlistScores):
+            start, scores = chunk_scores.of_article(article)
+        else:
+            start = int(snap.starts[article])
+            end = (
+                int(snap.starts[article + 1])
+                if article + 1 < len(snap.starts)
+                else len(snap.chunks)
+            )
+            scores = chunk_scores[:, start:end]
         weights = snap.model.weights_for(ANY_LANG)
-        normalised = snap.model.normalise(chunk_scores[:, start:end], ANY_LANG)
+        normalised = snap.model.normalise(scores, ANY_LANG)
         best = int(np.argmax(np.tensordot(weights, np.clip(normalised, -1, 2), axes=(0, 0))))
         return snap.chunks[start + best].text[:120]
 
@@ -673,36 +719,6 @@ SMALL_CHANGE = 0.1
 def _changed(before: Sequence[Article], after: Sequence[Article]) -> float:
     """How many articles a reload adds, removes or edits."""
     return len(set(before) ^ set(after)) / 2
-
-
-def _variants(snap: Snapshot, text: str) -> list[str]:
-    """The message, plus its Cyrillic reading when it looks like Russian typed in Latin:
-    when the reading has more words the knowledge base knows than the Latin original."""
-    if not has_latin_only(text) or "ru" not in snap.langs:
-        return [text]
-    cyrillic = detranslit(text)
-    if snap.bm25 is None or "en" not in snap.langs or detect_lang(text) is Lang.RU:
-        return [text, cyrillic]
-    if snap.bm25.coverage(cyrillic) > snap.bm25.coverage(text):
-        return [text, cyrillic]
-    return [text]
-
-
-PROGRESS_BATCH = 256
-
-
-def _embed_with_progress(embedder: Embedder, texts: list[str], *, query: bool = False) -> Vectors:
-    """Embed texts in batches, with a progress bar when a person watches a terminal."""
-    show = len(texts) > PROGRESS_BATCH and sys.stderr.isatty()
-    parts = []
-    with tqdm(
-        total=len(texts), desc=f"embedding ({embedder.key})", unit="passage", disable=not show
-    ) as bar:
-        for start in range(0, len(texts), PROGRESS_BATCH):
-            batch = texts[start : start + PROGRESS_BATCH]
-            parts.append(np.asarray(embedder.embed(batch, query=query), dtype=np.float32))
-            bar.update(len(batch))
-    return np.vstack(parts)
 
 
 def _ms(started: float) -> float:

@@ -169,7 +169,12 @@ async def _serve(
     telegram = settings.telegram
     if telegram.mode == "polling":
         await run_polling(
-            app.bot, app.dispatcher, app.in_flight, stop, polling_timeout_s=polling_timeout_s
+            app.bot,
+            app.dispatcher,
+            app.in_flight,
+            stop,
+            inbox=app.inbox,
+            polling_timeout_s=polling_timeout_s,
         )
         return
     hook = telegram.webhook
@@ -182,4 +187,4 @@ async def _serve(
         port=hook.port,
         secret=hook.secret.get_secret_value() if hook.secret else None,
     )
-    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options)
+    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options, inbox=app.inbox)

@@ -20,6 +20,7 @@ from supportbot.telegram.middlewares import (
     FloodControl,
     FloodMiddleware,
     InFlight,
+    PromptAnswers,
     TelegramLimits,
 )
 from supportbot.telegram.render import Renderer
@@ -81,7 +82,10 @@ def build_dispatcher(
         conversation=conversation,
         texts=texts,
         renderer=Renderer(texts),
+        prompt_answers=(prompt := PromptAnswers()),
     )
+    # A press is answered within half a second, however long its work takes.
+    dp.callback_query.outer_middleware(prompt)
     # An album counts as one message against the flood limit.
     dp.message.outer_middleware(AlbumMiddleware())
     dp.message.outer_middleware(FloodMiddleware(flood))

@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
-from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from supportbot.desk.models import Relay, Ticket
 from supportbot.desk.queue import QueueInfo
@@ -23,7 +23,7 @@ from supportbot.domain.errors import StaleCallbackError
 from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.callbacks import DeskData, StaffAction
 from supportbot.telegram.membership import StaffMembership
-from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
+from supportbot.telegram.middlewares import AnswerOnce, ErrorsAnsweredByErrorRouter
 from supportbot.telegram.staff_desk import TelegramStaffDesk
 from supportbot.telegram.texts import Texts
 
@@ -67,7 +67,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
     members.message.filter(IsStaffMember())
     members.edited_message.filter(IsStaffMember())
     members.callback_query.filter(IsStaffMember())
-    members.callback_query.middleware(CallbackAnswerMiddleware())
+    members.callback_query.middleware(AnswerOnce())
     members.callback_query.middleware(ErrorsAnsweredByErrorRouter())
     # A member's message no handler wants (an unknown command) is not a refusal.
     outsiders.message.filter(~IsStaffMember())

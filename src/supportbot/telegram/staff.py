@@ -24,6 +24,7 @@ from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.callbacks import DeskData, StaffAction
 from supportbot.telegram.membership import StaffMembership
 from supportbot.telegram.middlewares import AnswerOnce, ErrorsAnsweredByErrorRouter
+from supportbot.telegram.numbers import parse_id, parse_int
 from supportbot.telegram.staff_desk import TelegramStaffDesk
 from supportbot.telegram.texts import Texts
 
@@ -140,7 +141,7 @@ def _commands(members: Router) -> None:
     ) -> None:
         """/ban (in a ticket, or with a user id) and /unban <user id>."""
         arg = (command.args or "").strip()
-        user_id: int | None = int(arg) if arg.lstrip("-").isdigit() else None
+        user_id = parse_id(arg)
         if user_id is None and command.command == "ban":
             ticket = await desk.ticket_at(**_where(message))
             user_id = ticket.user_id if ticket is not None else None
@@ -266,7 +267,9 @@ def _buttons(members: Router) -> None:
     ) -> None:
         """Hand the ticket to a colleague, or back to the queue."""
         value = callback_data.value
-        target = None if value == "q" else int(value)
+        target = None if value == "q" else parse_id(value)
+        if target is None and value != "q":
+            raise StaleCallbackError("unreadable operator id")
         user = query.from_user
         await desk.transfer(callback_data.ticket, user.id, _name(user), target)
 
@@ -362,9 +365,10 @@ async def _open(desk: DeskService, ticket_id: int) -> Ticket:
 
 
 def _pick(items: list[str], index: str) -> str:
-    if not index.isdigit() or int(index) >= len(items):
+    position = parse_int(index, low=0, high=len(items) - 1)
+    if position is None:
         raise StaleCallbackError("the taxonomy changed")
-    return items[int(index)]
+    return items[position]
 
 
 def _sender(message: Message) -> User:

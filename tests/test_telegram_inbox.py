@@ -144,3 +144,15 @@ async def test_inbox_webhook_without_a_configured_secret_makes_one(
     stop.set()
     await asyncio.wait_for(task, 10)
     assert len(tg.sent_to(USER)) == 1
+
+
+async def test_outage_on_send_is_retried_until_the_reply_is_delivered(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.add_user(USER, language_code="en")
+        async with running_bot(tg) as bot:
+            tg.fail_next("sendMessage", 502, times=2)
+            tg.fail_next("sendMessage", 429, retry_after=1, times=5)
+            answer = await bot.say(USER, "I forgot my password")
+        assert len(answer) == 1
+        refused = [c for c in tg.calls_of("sendMessage") if c.ok is False]
+        assert len(refused) == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,9 @@ def build_bot(
     token: str,
     api_base: str = "https://api.telegram.org",
     *,
-    max_retry_wait_s: float = 60.0,
+    max_retry_wait_s: float = math.inf,
 ) -> Bot:
-    """A Bot whose session waits out short 429s.
+    """A Bot whose session waits out 429s and retries outages (`TelegramLimits`).
 
     Every message is Telegram HTML (texts are escaped where they are filled in).
     """

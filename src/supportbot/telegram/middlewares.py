@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -172,18 +173,25 @@ class InFlight:
         return True
 
 
-class TelegramLimits(BaseRequestMiddleware):
-    """Session middleware: waits out short 429s and retries (longer ones are raised).
+_NOT_RETRIED = frozenset({"getUpdates", "getMe"})
 
-    Only the update whose call was limited waits; other users' handlers run on. A 403
-    (the user blocked the bot) is raised as is: whoever sent the message records it.
+
+class TelegramLimits(BaseRequestMiddleware):
+    """Session middleware: the one retry loop of every call to Telegram. A 429 is waited out
+    (its `retry_after`, however long, unless `max_wait_s` says otherwise), a 5xx or a
+    network error retried with backoff, until the call goes through or Telegram refuses it
+    (400, 403: raised as is, whoever sent it records it).
+
+    Only the update whose call failed waits; other users' handlers run on. `getUpdates` is
+    left to the polling loop, which has its own backoff and must stop promptly, and `getMe`
+    to the start-up, which says in one line that the Bot API cannot be reached.
     """
 
     def __init__(
         self,
         *,
-        max_attempts: int = 4,
-        max_wait_s: float = 60.0,
+        max_attempts: int | None = None,
+        max_wait_s: float = math.inf,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._max_attempts = max_attempts
@@ -196,12 +204,15 @@ class TelegramLimits(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        if method.__api_method__ in _NOT_RETRIED:
+            return await make_request(bot, method)
         return await retrying_429(
             lambda: make_request(bot, method),
             max_attempts=self._max_attempts,
             max_wait_s=self._max_wait,
             wait=self._sleep,
             label=type(method).__name__,
+            outages=True,
         )
 
 

@@ -136,9 +136,7 @@ async def poll(
             await _pause(stop, float(error.retry_after))
             continue
         except (TelegramNetworkError, TelegramServerError) as error:
-            logger.warning(
-                "getUpdates failed (%s): again in %.0f s", type(error).__name__, backoff
-            )
+            logger.warning("getUpdates failed (%s): again in %.0f s", error, backoff)
             await _pause(stop, backoff)
             backoff = min(backoff * 2, max_backoff_s)
             continue

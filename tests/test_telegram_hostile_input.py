@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from desk_harness import OLGA, STAFF, DeskHarness, running_desk
-from faketg import FakeTelegram
+from faketg import FakeTelegram, Pushed
 
 USER = 1001
 HANDOFF_TEXT = "qwzx blorf teapot"  # nothing matches: the bot hands off
@@ -91,3 +91,29 @@ async def test_hostile_long_rating_comment_reaches_the_staff_cut(bot: DeskHarnes
     rated = [m for m in bot.tg.sent_to(STAFF) if "Rating: 5/5" in (m.text or "")]
     assert "<&><&><&>" in (rated[-1].text or "")
     assert [c for c in bot.tg.calls if c.ok is False] == []
+
+
+async def test_membership_change_takes_effect_at_once(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    await bot.staff_says(OLGA, "/queue")  # Olga is a member now, and remembered as one
+    bot.tg.set_member(STAFF, OLGA, "left")
+    olga = {"id": OLGA, "is_bot": False, "first_name": "Olga"}
+    left = bot.tg.push_update(
+        {
+            "chat_member": {
+                "chat": {"id": STAFF, "type": "supergroup", "title": "Staff", "is_forum": True},
+                "from": olga,
+                "date": 1_770_000_000,
+                "old_chat_member": {"status": "member", "user": olga},
+                "new_chat_member": {"status": "left", "user": olga},
+            }
+        }
+    )
+    await bot.settle(Pushed(left, None, None))
+    await bot.press(OLGA, "k:tk:1:", card.message_id, STAFF)
+    (answer,) = bot.tg.calls_of("answerCallbackQuery")
+    assert "Only members of the staff group" in answer.params["text"]
+    ticket = await bot.desk.get(1)
+    assert ticket is not None
+    assert ticket.operator_id is None

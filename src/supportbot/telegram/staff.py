@@ -13,7 +13,13 @@ import logging
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from supportbot.desk.models import Relay, Ticket
@@ -87,6 +93,12 @@ def get_staff_router(staff_chat_id: int) -> Router:
             await event.answer(html.unescape(text), show_alert=True)
         elif event.chat.type != ChatType.PRIVATE:
             await event.reply(text)
+
+    @root.chat_member(F.chat.id == staff_chat_id)
+    async def on_membership(event: ChatMemberUpdated, staff_members: StaffMembership) -> None:
+        """Someone joined or left the staff group (or was promoted, restricted, banned):
+        what they may do changes now, not when the membership cache expires."""
+        staff_members.changed(event.new_chat_member.user.id, event.new_chat_member)
 
     root.include_routers(members, outsiders)
     return root

@@ -458,3 +458,19 @@ async def test_staff_every_press_is_answered_exactly_once(bot: DeskHarness) -> N
     stale = {"This button is out of date.", "Эта кнопка устарела."}  # the operator's language
     assert {a.get("text") for a in answers[1:3]} <= stale
     assert "already taken" in (answers[3].get("text") or "")
+
+
+async def test_staff_topic_without_its_card_is_adopted_not_duplicated(bot: DeskHarness) -> None:
+    # The topic is made, then its card cannot be posted (as if the bot died in between).
+    refused = "Forbidden: bot was kicked from the supergroup chat"
+    bot.tg.fail_next("sendMessage", 403, description=refused, times=1000, chat_id=STAFF)
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    bot.tg.clear_faults()
+    await bot.desk.tick()
+    await bot.staff_desk.outbox.drain()
+    await bot.say(USER, "any news?")
+    assert list(bot.tg.topics(STAFF)) == [thread]  # the same topic, adopted
+    assert bot.card(1).message_thread_id == thread
+    relayed = [m.text for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+    assert relayed == ["any news?"]

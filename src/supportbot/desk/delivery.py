@@ -207,8 +207,15 @@ class Delivery:
 
     async def _post_card(self, ticket: Ticket) -> Ticket | None:
         """Create the ticket's topic and card; None when the staff group is unreachable."""
+
+        async def keep_topic(topic_id: int) -> None:
+            # Stored before the card is posted: a crash in between leaves a topic to adopt.
+            async with self._lock:
+                fresh = await self._must_get(ticket.id)
+                await self._tickets.save(replace(fresh, topic_id=topic_id))
+
         try:
-            place = await self._notifier.open_ticket(ticket)
+            place = await self._notifier.open_ticket(ticket, keep_topic)
         except StaffUnavailableError as error:
             logger.warning("ticket %d: staff group unreachable, kept queued: %s", ticket.id, error)
             return None

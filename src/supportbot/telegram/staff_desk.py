@@ -19,7 +19,7 @@ from aiogram.types import Message as TgMessage
 from aiogram.types import ReplyParameters
 
 from supportbot.desk.models import Message, Place, Ticket
-from supportbot.desk.ports import StaffUnavailableError
+from supportbot.desk.ports import StaffUnavailableError, TopicLostError
 from supportbot.domain.models import Article, CannedReply, Lang
 from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.cards import StaffCards, cut
@@ -96,20 +96,33 @@ class TelegramStaffDesk:
 
     # --- StaffNotifier -----------------------------------------------------------------
 
-    async def open_ticket(self, ticket: Ticket) -> Place:
-        """A new topic (forum) with the card in it, or just the card (reply mode)."""
-        topic_id: int | None = None
-        if await self.is_forum():
-            name = self.cards.topic_name(ticket)
-            topic = await self._paced(lambda: self.bot.create_forum_topic(self.chat_id, name))
-            topic_id = topic.message_thread_id
+    async def open_ticket(
+        self, ticket: Ticket, keep_topic: Callable[[int], Awaitable[None]]
+    ) -> Place:
+        """The card in the ticket's topic (forum: adopted when it has one, else made and
+        kept first), or just the card (reply mode)."""
+        if not await self.is_forum():
+            return Place(None, await self._post_card(ticket, None))
+        if ticket.topic_id is not None:
+            try:
+                return Place(ticket.topic_id, await self._post_card(ticket, ticket.topic_id))
+            except TopicLostError:
+                logger.info("ticket %d: its topic is gone; making a new one", ticket.id)
+        name = self.cards.topic_name(ticket)
+        topic = await self._paced(lambda: self.bot.create_forum_topic(self.chat_id, name))
+        await keep_topic(topic.message_thread_id)
+        return Place(
+            topic.message_thread_id, await self._post_card(ticket, topic.message_thread_id)
+        )
+
+    async def _post_card(self, ticket: Ticket, topic_id: int | None) -> int:
         text, markup = self.cards.card(ticket)
         card = await self._paced(
             lambda: self.bot.send_message(
                 self.chat_id, text, message_thread_id=topic_id, reply_markup=markup
             )
         )
-        return Place(topic_id, card.message_id)
+        return card.message_id
 
     async def update_card(self, ticket: Ticket) -> None:
         """Edit the card in place (status, buttons)."""

@@ -474,3 +474,22 @@ async def test_staff_topic_without_its_card_is_adopted_not_duplicated(bot: DeskH
     assert bot.card(1).message_thread_id == thread
     relayed = [m.text for m in bot.staff_messages(thread) if m.method == "copyMessage"]
     assert relayed == ["any news?"]
+
+
+async def test_staff_take_and_reply_at_once_delivers_every_reply(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    card = bot.card(1)
+    before = len(bot.tg.sent_to(USER))
+    bot.tg.callback(OLGA, "k:tk:1:", card.message_id, STAFF)
+    pushed = [
+        bot.tg.group_message(
+            STAFF, OLGA, f"answer {i}", thread_id=thread, is_forum=True, first_name="Olga"
+        )
+        for i in range(6)
+    ]
+    await bot.settle(pushed[-1])
+    texts = [m.text for m in bot.tg.sent_to(USER)[before:]]
+    assert [t for t in texts if (t or "").startswith("answer")] == [
+        f"answer {i}" for i in range(6)
+    ]

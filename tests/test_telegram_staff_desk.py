@@ -493,3 +493,25 @@ async def test_staff_take_and_reply_at_once_delivers_every_reply(bot: DeskHarnes
     assert [t for t in texts if (t or "").startswith("answer")] == [
         f"answer {i}" for i in range(6)
     ]
+
+
+async def test_staff_relay_pending_at_a_crash_is_delivered_after_restart(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with running_desk(tg, path=path) as first:
+        await first.say(USER, HANDOFF_TEXT)
+        (thread,) = tg.topics(STAFF)
+        tg.fail_next("copyMessage", 502, times=1000, chat_id=STAFF)  # an outage, retried
+        tg.user_message(USER, "my order number is 42", language_code="en")
+        await tg.wait_for("copyMessage", chat_id=STAFF)
+        await first.crash()
+    tg.clear_faults()
+    async with running_desk(tg, path=path, add_chat=False):
+        await tg.wait_for(lambda c: c.method == "copyMessage" and c.ok is True, since=0)
+    relayed = [
+        m.text
+        for m in tg.sent_to(STAFF)
+        if m.method == "copyMessage" and m.message_thread_id == thread
+    ]
+    assert relayed == ["my order number is 42"]

@@ -131,11 +131,16 @@ async def serve_bot_app(
                     stop=stop,
                 )
             )
+        cancelled = False
         try:
             await _serve(settings, app, stop, polling_timeout_s)
+        except asyncio.CancelledError:
+            # Not a stop: nothing is drained; what was not done is repeated on the next start.
+            cancelled = True
+            raise
         finally:
             stop.set()
-            if desk is not None:
+            if desk is not None and not cancelled:
                 # What the last updates queued for the staff group still goes out.
                 await _drain_outbox(desk, outbox)
 

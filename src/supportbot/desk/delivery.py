@@ -23,6 +23,7 @@ from supportbot.desk.ports import (
     TicketRepository,
     TopicLostError,
 )
+from supportbot.domain.effects import follow
 from supportbot.domain.models import Article, Lang
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class Delivery:
                 await _attempt(effect)
 
         chain = asyncio.create_task(in_order())
+        follow(chain)  # the update is handled once this went out
         self._staff_chain = chain
         self._staff_tasks.add(chain)
         chain.add_done_callback(self._staff_tasks.discard)
@@ -182,6 +184,7 @@ class Delivery:
         task = self._card_tasks.get(ticket.id)
         if task is None:
             task = asyncio.create_task(self._post_card(ticket), name=f"card-{ticket.id}")
+            follow(task)
             self._card_tasks[ticket.id] = task
             task.add_done_callback(lambda done: self._card_done(ticket.id, done))
         return task

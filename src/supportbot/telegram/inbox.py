@@ -26,6 +26,7 @@ from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from supportbot.domain import effects
 from supportbot.domain.ports import UpdateInbox
 
 logger = logging.getLogger(__name__)
@@ -94,13 +95,16 @@ class DurableUpdates:
         task.add_done_callback(lambda _: self._running.pop(update.update_id, None))
 
     async def _handle(self, update: Update) -> None:
-        try:
-            result = await self._dp.feed_update(self._bot, update, dispatcher=self._dp)
-            if isinstance(result, TelegramMethod):
-                await self._dp.silent_call_request(self._bot, result)
-        except Exception:
-            # The error router has answered what it could; a second run would fail the same.
-            logger.exception("update %d failed", update.update_id)
+        with effects.collect() as started:
+            try:
+                result = await self._dp.feed_update(self._bot, update, dispatcher=self._dp)
+                if isinstance(result, TelegramMethod):
+                    await self._dp.silent_call_request(self._bot, result)
+            except Exception:
+                # The error router answered what it could; a second run would fail the same.
+                logger.exception("update %d failed", update.update_id)
+        # Sends the handler left running (the relay to a paced staff group) are part of it.
+        await effects.finished(started)
         await self._inbox.done(update.update_id)
         self._handled += 1
         if self._handled % 1000 == 0:

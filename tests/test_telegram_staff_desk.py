@@ -515,3 +515,25 @@ async def test_staff_relay_pending_at_a_crash_is_delivered_after_restart(
         if m.method == "copyMessage" and m.message_thread_id == thread
     ]
     assert relayed == ["my order number is 42"]
+
+
+async def test_staff_update_repeated_after_a_crash_relays_once(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with running_desk(tg, path=path) as first:
+        await first.say(USER, HANDOFF_TEXT)
+        (thread,) = tg.topics(STAFF)
+        await _take(first, OLGA)
+        # Both sends go out, then the bot dies before it marks the updates done.
+        await first.settle(tg.user_message(USER, "my order number is 42", language_code="en"))
+        await first.staff_says(OLGA, "found it, refund sent", thread_id=thread)
+        await first.db.connection.execute("UPDATE update_inbox SET done = 0")
+        await first.db.connection.commit()
+        await first.crash()
+    async with running_desk(tg, path=path, add_chat=False) as second:
+        await second.settle(tg.user_message(USER, "thanks!", language_code="en"))
+    to_staff = [m.text for m in tg.sent_to(STAFF) if m.method == "copyMessage"]
+    assert to_staff.count("my order number is 42") == 1
+    to_user = [m.text for m in tg.sent_to(USER)]
+    assert to_user.count("found it, refund sent") == 1

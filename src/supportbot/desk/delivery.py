@@ -255,7 +255,14 @@ class Delivery:
     # --- copies of messages -------------------------------------------------------------
 
     async def copy_from_user(self, ticket_id: int, message_ids: Sequence[int]) -> bool:
-        """Copy to the staff; kept as pending (and retried by `flush`) when unreachable."""
+        """Copy to the staff; kept as pending (and retried by `flush`) when unreachable.
+        A message copied before (an update repeated after a crash) is not copied again."""
+        user_id = (await self._must_get(ticket_id)).user_id
+        message_ids = [
+            m for m in message_ids if await self._staff.link_of_user_message(user_id, m) is None
+        ]
+        if not message_ids:
+            return True
         try:
             copies = await self.with_place(
                 ticket_id, lambda t: self._notifier.copy_to_staff(t, message_ids)
@@ -271,7 +278,6 @@ class Delivery:
             # Not a passing outage (the user deleted the message, say): retrying cannot help.
             logger.exception("ticket %d: user message(s) %s not copied", ticket_id, message_ids)
             return False
-        user_id = (await self._must_get(ticket_id)).user_id
         for source, copy in zip(message_ids, copies, strict=False):
             await self._staff.add_link(
                 MessageLink(ticket_id, user_id, source, copy, from_user=True)
@@ -288,7 +294,13 @@ class Delivery:
             await self.copy_from_user(ticket_id, pending)
 
     async def copy_from_operator(self, ticket: Ticket, message_ids: Sequence[int]) -> bool:
-        """Copy an operator's message(s) to the user; False when the user blocked the bot."""
+        """Copy an operator's message(s) to the user; False when the user blocked the bot.
+        A message copied before (an update repeated after a crash) is not copied again."""
+        message_ids = [
+            m for m in message_ids if await self._staff.link_of_staff_message(m) is None
+        ]
+        if not message_ids:
+            return True
         copies = await self.with_place(
             ticket.id, lambda t: self._notifier.copy_to_user(t, message_ids)
         )

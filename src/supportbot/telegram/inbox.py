@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -35,6 +36,12 @@ logger = logging.getLogger(__name__)
 KEEP_DONE = 10_000
 
 
+@dataclass
+class _Lane:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class DurableUpdates:
     """Stores updates, feeds them to the Dispatcher as tracked tasks, marks them done."""
 
@@ -43,6 +50,7 @@ class DurableUpdates:
         self._dp = dispatcher
         self._inbox = inbox
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._lanes: dict[tuple[int, int], _Lane] = {}
         self._handled = 0
 
     async def accept(self, updates: Sequence[Update]) -> None:
@@ -89,6 +97,28 @@ class DurableUpdates:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @asynccontextmanager
+    async def _lane(self, update: Update) -> AsyncIterator[None]:
+        """One sender's messages in one chat are handled one after another, in the order
+        they came (a user's follow-ups, an operator's replies). Button presses and album
+        parts (which wait for each other) are not held up."""
+        message = update.message or update.edited_message
+        if message is None or message.media_group_id is not None:
+            yield
+            return
+        key = (message.chat.id, message.from_user.id if message.from_user else 0)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+        lane.users += 1
+        try:
+            async with lane.lock:
+                yield
+        finally:
+            lane.users -= 1
+            if lane.users == 0:
+                del self._lanes[key]
+
     def _start(self, update: Update) -> None:
         task = asyncio.create_task(self._handle(update), name=f"update-{update.update_id}")
         self._running[update.update_id] = task
@@ -96,13 +126,14 @@ class DurableUpdates:
 
     async def _handle(self, update: Update) -> None:
         with effects.collect() as started:
-            try:
-                result = await self._dp.feed_update(self._bot, update, dispatcher=self._dp)
-                if isinstance(result, TelegramMethod):
-                    await self._dp.silent_call_request(self._bot, result)
-            except Exception:
-                # The error router answered what it could; a second run would fail the same.
-                logger.exception("update %d failed", update.update_id)
+            async with self._lane(update):
+                try:
+                    result = await self._dp.feed_update(self._bot, update, dispatcher=self._dp)
+                    if isinstance(result, TelegramMethod):
+                        await self._dp.silent_call_request(self._bot, result)
+                except Exception:
+                    # The error router answered what it could; a second run fails the same.
+                    logger.exception("update %d failed", update.update_id)
         # Sends the handler left running (the relay to a paced staff group) are part of it.
         await effects.finished(started)
         await self._inbox.done(update.update_id)

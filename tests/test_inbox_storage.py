@@ -64,3 +64,11 @@ async def test_inbox_sqlite_survives_a_reopen(tmp_path: Path) -> None:
         assert await SqliteUpdateInbox(db).pending() == [(2, "{}")]
     finally:
         await db.close()
+
+
+async def test_inbox_counts_resumes_per_update(box: UpdateInbox) -> None:
+    await box.add([(1, "{}"), (2, "{}")])
+    assert await box.resumed(1) == 1
+    assert await box.resumed(1) == 2
+    assert await box.resumed(2) == 1
+    assert await box.resumed(99) == 0  # unknown

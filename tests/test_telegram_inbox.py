@@ -4,6 +4,7 @@ handled after a crash, and handled once however often Telegram delivers it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,3 +157,21 @@ async def test_outage_on_send_is_retried_until_the_reply_is_delivered(tmp_path: 
         assert len(answer) == 1
         refused = [c for c in tg.calls_of("sendMessage") if c.ok is False]
         assert len(refused) == 7
+
+
+async def test_inbox_update_cut_short_again_and_again_is_given_up(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3", inbox.MIGRATIONS)
+    try:
+        box = SqliteUpdateInbox(db)
+        poison = json.dumps(_message(9, 3, "I forgot my password"))
+        await box.add([(9, poison), (10, json.dumps(_message(10, 4, "my card was declined")))])
+        for _ in range(3):  # three starts already died handling update 9
+            await box.resumed(9)
+        async with FakeTelegram(token=TOKEN) as tg:
+            tg.add_user(USER, language_code="en")
+            async with running_bot(tg, inbox=box):
+                await tg.wait_for("sendMessage", chat_id=USER, since=0)
+            assert len(tg.sent_to(USER)) == 1  # the other update, not the given-up one
+        assert await box.pending() == []
+    finally:
+        await db.close()

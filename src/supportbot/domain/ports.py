@@ -105,6 +105,11 @@ class UpdateInbox(Protocol):
         """Mark an update as handled (its effects are stored)."""
         ...
 
+    async def resumed(self, update_id: int) -> int:
+        """Count one more start that found the update not done; the count so far (an update
+        that brings the process down every time is given up after a few)."""
+        ...
+
     async def last_id(self) -> int | None:
         """The highest update id ever stored (None when empty): where polling resumes."""
         ...

@@ -13,7 +13,8 @@ MIGRATIONS: list[Migration] = [
         CREATE TABLE IF NOT EXISTS update_inbox (
             update_id BIGINT PRIMARY KEY,
             payload TEXT NOT NULL,
-            done INTEGER NOT NULL DEFAULT 0
+            done INTEGER NOT NULL DEFAULT 0,
+            resumed INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX IF NOT EXISTS update_inbox_pending ON update_inbox (done, update_id);
         """,
@@ -67,6 +68,18 @@ class SqliteUpdateInbox:
                 "UPDATE update_inbox SET done = 1 WHERE update_id = ?", (update_id,)
             )
 
+    async def resumed(self, update_id: int) -> int:
+        """Count one more start that found it not done; how many so far."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE update_inbox SET resumed = resumed + 1 WHERE update_id = ?", (update_id,)
+            )
+            async with conn.execute(
+                "SELECT resumed FROM update_inbox WHERE update_id = ?", (update_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
+
     async def last_id(self) -> int | None:
         """The highest id stored."""
         async with self._db.connection.execute(
@@ -91,6 +104,7 @@ class InMemoryUpdateInbox:
 
     def __init__(self) -> None:
         self._rows: dict[int, tuple[str, bool]] = {}
+        self._resumed: dict[int, int] = {}
 
     async def add(self, updates: Sequence[tuple[int, str]]) -> list[int]:
         """Store new updates; the ids that were not there before."""
@@ -111,6 +125,13 @@ class InMemoryUpdateInbox:
         if update_id in self._rows:
             self._rows[update_id] = (self._rows[update_id][0], True)
 
+    async def resumed(self, update_id: int) -> int:
+        """Count one more start that found it not done; how many so far."""
+        if update_id not in self._rows:
+            return 0
+        self._resumed[update_id] = self._resumed.get(update_id, 0) + 1
+        return self._resumed[update_id]
+
     async def last_id(self) -> int | None:
         """The highest id stored."""
         return max(self._rows, default=None)
@@ -123,3 +144,4 @@ class InMemoryUpdateInbox:
         floor = newest[-1]
         for update_id in [i for i, (_, done) in self._rows.items() if done and i < floor]:
             del self._rows[update_id]
+            self._resumed.pop(update_id, None)

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Handled updates kept after they are done (their ids keep a redelivery from running twice).
 KEEP_DONE = 10_000
+# Starts that may find an update not done before it is given up (it may be what kills us).
+MAX_RESUMES = 3
 
 
 @dataclass
@@ -68,6 +70,10 @@ class DurableUpdates:
         pending = await self._inbox.pending()
         for update_id, payload in pending:
             if update_id in self._running:
+                continue
+            if await self._inbox.resumed(update_id) > MAX_RESUMES:
+                logger.error("update %d was cut short %d times: given up", update_id, MAX_RESUMES)
+                await self._inbox.done(update_id)
                 continue
             try:
                 update = Update.model_validate(json.loads(payload), context={"bot": self._bot})

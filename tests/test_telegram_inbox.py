@@ -175,3 +175,13 @@ async def test_inbox_update_cut_short_again_and_again_is_given_up(tmp_path: Path
         assert await box.pending() == []
     finally:
         await db.close()
+
+
+async def test_polling_waits_out_a_conflict_and_a_bad_gateway() -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.add_user(USER, language_code="en")
+        tg.fail_next("getUpdates", 409, description="Conflict: terminated by other getUpdates")
+        tg.fail_next("getUpdates", 502)
+        async with running_bot(tg) as bot:
+            answer = await bot.say(USER, "I forgot my password")
+        assert len(answer) == 1

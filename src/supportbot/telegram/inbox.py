@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
+    TelegramConflictError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -163,8 +164,8 @@ async def poll(
 ) -> None:
     """Long polling until `stop`: a batch is stored before the next `getUpdates` confirms it.
 
-    Network errors, 5xx and 429 wait (with backoff) and try again; other errors (a refused
-    token, another instance polling) end the loop.
+    Network errors, 5xx, 429 and conflicts (another instance polling) wait, with backoff,
+    and try again; other errors (a refused token) end the loop.
     """
     offset = await updates.next_offset()
     await updates.resume()
@@ -176,7 +177,8 @@ async def poll(
         except TelegramRetryAfter as error:
             await _pause(stop, float(error.retry_after))
             continue
-        except (TelegramNetworkError, TelegramServerError) as error:
+        except (TelegramNetworkError, TelegramServerError, TelegramConflictError) as error:
+            # A conflict: another instance polls with this token, or a webhook is set.
             logger.warning("getUpdates failed (%s): again in %.0f s", error, backoff)
             await _pause(stop, backoff)
             backoff = min(backoff * 2, max_backoff_s)

@@ -117,3 +117,16 @@ async def test_membership_change_takes_effect_at_once(bot: DeskHarness) -> None:
     ticket = await bot.desk.get(1)
     assert ticket is not None
     assert ticket.operator_id is None
+
+
+async def test_hostile_second_taps_send_no_edit_telegram_refuses(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    card = bot.card(1)
+    await bot.press(OLGA, "k:tk:1:", card.message_id, STAFF)
+    await bot.press(OLGA, "k:tr:1:", card.message_id, STAFF)  # the colleague picker
+    await bot.press(OLGA, "k:tr:1:", card.message_id, STAFF)  # again: it is shown already
+    await bot.press(OLGA, "k:bk:1:", card.message_id, STAFF)
+    joined = next(m for m in bot.tg.sent_to(USER) if m.buttons)
+    await bot.press(USER, joined.callback_data[0], joined.message_id)  # solved
+    await bot.press(USER, joined.callback_data[0], joined.message_id)  # and again
+    assert [c for c in bot.tg.calls if c.ok is False] == []

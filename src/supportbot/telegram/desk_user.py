@@ -132,8 +132,8 @@ def get_desk_user_router() -> Router:
 
 async def _buttons_used(query: CallbackQuery, bot: Bot) -> None:
     """The buttons do their job once: remove them before anything else is sent."""
-    if query.message is None:
-        return
+    if not isinstance(query.message, Message) or query.message.reply_markup is None:
+        return  # removed already by a first tap: the desk refuses the repeat
     try:
         await bot.edit_message_reply_markup(
             chat_id=query.message.chat.id, message_id=query.message.message_id

@@ -361,12 +361,21 @@ def render_queue(info: QueueInfo, texts: Texts, capacity: int) -> str:
 
 async def _show(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
     """Swap the pressed message's buttons (a picker, or the card's own)."""
-    if query.message is not None and query.bot is not None:
-        await query.bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=markup,
-        )
+    message = query.message
+    if not isinstance(message, Message) or query.bot is None:
+        return
+    if _same(message.reply_markup, markup):
+        return  # a second tap on the same button: Telegram refuses an edit that changes nothing
+    await query.bot.edit_message_reply_markup(
+        chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
+    )
+
+
+def _same(shown: InlineKeyboardMarkup | None, markup: InlineKeyboardMarkup | None) -> bool:
+    def rows(m: InlineKeyboardMarkup | None) -> object:
+        return m.model_dump(exclude_none=True)["inline_keyboard"] if m is not None else []
+
+    return rows(shown) == rows(markup)
 
 
 async def _open(desk: DeskService, ticket_id: int) -> Ticket:

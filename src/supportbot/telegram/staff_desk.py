@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.types import Message as TgMessage
-from aiogram.types import ReplyParameters
 
 from supportbot.desk.models import Message, Place, Ticket
 from supportbot.desk.ports import StaffUnavailableError, TopicLostError
@@ -51,6 +51,8 @@ class TelegramStaffDesk:
         self.texts = cards.texts
         self._forum = forum
         self.outbox = PacedOutbox(per_minute)
+        # What each card shows, as last sent: an edit that changes nothing is not sent.
+        self._cards_shown: dict[int, tuple[str, str]] = {}
 
     async def is_forum(self) -> bool:
         """Whether the staff group is a forum (asked once, then remembered)."""
@@ -122,7 +124,13 @@ class TelegramStaffDesk:
                 self.chat_id, text, message_thread_id=topic_id, reply_markup=markup
             )
         )
+        self._remember_card(card.message_id, _shown(text, markup))
         return card.message_id
+
+    def _remember_card(self, card_id: int, shown: tuple[str, str]) -> None:
+        self._cards_shown[card_id] = shown
+        while len(self._cards_shown) > 1000:
+            del self._cards_shown[next(iter(self._cards_shown))]
 
     async def update_card(self, ticket: Ticket) -> None:
         """Edit the card in place (status, buttons)."""
@@ -130,6 +138,10 @@ class TelegramStaffDesk:
             return
         card_id = ticket.card_message_id
         text, markup = self.cards.card(ticket)
+        shown = _shown(text, markup)
+        if self._cards_shown.get(card_id) == shown:
+            return  # Telegram refuses an edit that changes nothing
+        self._remember_card(card_id, shown)
 
         async def edit() -> None:
             try:
@@ -138,7 +150,11 @@ class TelegramStaffDesk:
                 )
             except TelegramBadRequest as error:
                 if "not modified" not in str(error).lower():
+                    self._cards_shown.pop(card_id, None)
                     raise
+            except Exception:
+                self._cards_shown.pop(card_id, None)
+                raise
 
         self.outbox.post(lambda: guard(edit))
 
@@ -289,3 +305,7 @@ class TelegramStaffDesk:
 
     async def _paced(self, send: Callable[[], Awaitable[T]]) -> T:
         return await self.outbox.call(lambda: guard(send))
+
+
+def _shown(text: str, markup: InlineKeyboardMarkup | None) -> tuple[str, str]:
+    return text, markup.model_dump_json(exclude_none=True) if markup is not None else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,7 +70,9 @@ class RecordingNotifier:
         self._next_message += 1
         return self._next_message
 
-    async def open_ticket(self, ticket: Ticket) -> Place:
+    async def open_ticket(
+        self, ticket: Ticket, keep_topic: Callable[[int], Awaitable[None]]
+    ) -> Place:
         if self.gate is not None:
             self.at_gate += 1
             async with self._arrivals:
@@ -78,9 +80,13 @@ class RecordingNotifier:
             await self.gate.wait()
         if self.unavailable:
             raise StaffUnavailableError("bot removed from the group")
-        self.lost.discard(ticket.id)
-        self._next_topic += 1
-        place = Place(self._next_topic, self._message_id())
+        if ticket.topic_id is not None and ticket.id not in self.lost:
+            place = Place(ticket.topic_id, self._message_id())  # adopted
+        else:
+            self.lost.discard(ticket.id)
+            self._next_topic += 1
+            await keep_topic(self._next_topic)
+            place = Place(self._next_topic, self._message_id())
         self.sent.append(Sent("open_ticket", ticket.id, params={"topic": place.topic_id}))
         return place
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -49,6 +50,15 @@ class DeskHarness:
     conversation: Conversation
     in_flight: InFlight
     db: Database
+    serving: asyncio.Task[None] | None = None
+
+    async def crash(self) -> None:
+        """Stop the bot as kill -9 would: nothing drained, nothing confirmed or marked done
+        (the process's own tasks end with it)."""
+        assert self.serving is not None
+        self.serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.serving
 
     async def settle(self, pushed: Pushed, within_s: float = 10.0) -> None:
         """Wait until the update was handled and the staff outbox is empty."""
@@ -169,11 +179,13 @@ async def running_desk(
         )
         stop = asyncio.Event()
         serving = asyncio.create_task(serve_bot_app(settings, app, stop, polling_timeout_s=1))
+        harness.serving = serving
         try:
             yield harness
         finally:
-            await app.desk.staff.outbox.drain()
-            stop.set()
-            await serving
+            if not serving.done():
+                await app.desk.staff.outbox.drain()
+                stop.set()
+                await serving
     finally:
         await db.close()

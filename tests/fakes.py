@@ -36,7 +36,7 @@ from supportbot.domain.models import (
     Step,
     Suggestion,
 )
-from supportbot.domain.ports import EventLog
+from supportbot.domain.ports import EventLog, UpdateInbox
 from supportbot.domain.text import detect_lang, normalize
 from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
 from supportbot.storage.conversations import (
@@ -45,6 +45,7 @@ from supportbot.storage.conversations import (
 )
 from supportbot.storage.db import Database
 from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.inbox import InMemoryUpdateInbox
 from supportbot.telegram.bot import build_bot, build_dispatcher
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import run_polling
@@ -357,6 +358,7 @@ async def running_bot(
     events: InMemoryEventLog | None = None,
     flood: FloodControl | None = None,
     clock: ManualClock | None = None,
+    inbox: UpdateInbox | None = None,
 ) -> AsyncIterator[BotHarness]:
     """Start the bot by long polling against `tg`; stop it gracefully on exit."""
     repo = repository or InMemoryConversationRepository()
@@ -378,13 +380,23 @@ async def running_bot(
         in_flight=in_flight,
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(run_polling(bot, dp, in_flight, stop, polling_timeout_s=1))
+    task = asyncio.create_task(
+        run_polling(
+            bot,
+            dp,
+            in_flight,
+            stop,
+            inbox=inbox or InMemoryUpdateInbox(),
+            polling_timeout_s=1,
+        )
+    )
     harness = BotHarness(tg, conversation, handoff, events, repo, in_flight, stop, task)
     try:
         yield harness
     finally:
         stop.set()
-        await asyncio.wait_for(task, 10)
+        if not task.done():
+            await asyncio.wait_for(task, 10)
 
 
 async def sqlite_repository(path: Path) -> tuple[Database, SqliteConversationRepository]:

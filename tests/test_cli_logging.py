@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -10,8 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiogram import Dispatcher
 
-from supportbot.cli import NOISY_LOGGERS, main
+from fakes import TOKEN
+from faketg import FakeTelegram
+from supportbot.cli import NOISY_LOGGERS, configure_logging, main
+from supportbot.storage.inbox import InMemoryUpdateInbox
+from supportbot.telegram.bot import build_bot
+from supportbot.telegram.middlewares import InFlight
+from supportbot.telegram.runner import run_polling
 
 ARTICLE = """---
 title: Card payment declined
@@ -114,3 +122,59 @@ def test_cli_debug_option_opens_one_noisy_library(
     assert [r for r in caplog.records if r.name == "aiosqlite"]
     # Only the library named: supportbot's own DEBUG lines still need -v.
     assert not [r for r in caplog.records if r.levelno == logging.DEBUG and r.name != "aiosqlite"]
+
+
+class _Heard(logging.Handler):
+    """Sets `event` when a record containing `words` is logged."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+REAL_SHAPED = "1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+
+
+def test_logging_never_writes_a_bot_token(caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging(logging.INFO)
+    log = logging.getLogger("supportbot.test")
+    url = f"http://127.0.0.1:8081/bot{REAL_SHAPED}/getUpdates"
+    try:
+        raise ConnectionError(f"Cannot connect to {url}")
+    except ConnectionError:
+        log.exception("fetching updates failed: %s", url)
+    log.warning("token %s in a message, %s in a URL", REAL_SHAPED, "/bot42:short-test/getMe")
+    text = caplog.text
+    assert REAL_SHAPED not in text
+    assert "42:short-test" not in text
+    assert text.count("<token>") == 4  # message and traceback, then the two of the warning
+
+
+async def test_logging_of_a_connection_dropped_during_a_long_poll_has_no_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging(logging.INFO)
+    failed = _Heard("getUpdates failed")
+    logging.getLogger("supportbot").addHandler(failed)
+    async with FakeTelegram(token=TOKEN) as tg:
+        bot = build_bot(TOKEN, tg.base_url)
+        dp = Dispatcher()
+        stop = asyncio.Event()
+        polling = asyncio.create_task(
+            run_polling(
+                bot, dp, InFlight(), stop, inbox=InMemoryUpdateInbox(), polling_timeout_s=5
+            )
+        )
+        await tg.wait_for("getUpdates", since=0)
+    # The fake is gone in the middle of the long poll: the connection drops.
+    await asyncio.wait_for(failed.event.wait(), 10)
+    logging.getLogger("supportbot").removeHandler(failed)
+    stop.set()
+    await asyncio.wait_for(polling, 10)
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text

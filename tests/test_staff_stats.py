@@ -11,6 +11,7 @@ from faketg import FakeTelegram
 from supportbot.analytics.stats import StatsService, next_weekly_run
 from supportbot.domain.events import Event, EventKind
 from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.inbox import InMemoryUpdateInbox
 from supportbot.telegram.bot import build_bot, build_dispatcher
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import run_polling
@@ -77,7 +78,9 @@ async def test_stats_command_answers_in_the_staff_group_only() -> None:
         dp["stats"] = StatsService(await _log(), UTC, clock=lambda: NOW)
         dp["staff_lang"] = "ru"
         stop = asyncio.Event()
-        task = asyncio.create_task(run_polling(bot, dp, in_flight, stop, polling_timeout_s=1))
+        task = asyncio.create_task(
+            run_polling(bot, dp, in_flight, stop, inbox=InMemoryUpdateInbox(), polling_timeout_s=1)
+        )
         try:
             tg.group_message(STAFF, 777, "/stats")
             call = await tg.wait_for("sendMessage", chat_id=STAFF, timeout=10)

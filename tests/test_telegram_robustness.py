@@ -18,6 +18,7 @@ from supportbot.domain.models import Decision, Lang
 from supportbot.retrieval.intents import FuzzyDuplicateDetector, FuzzyIntentMatcher
 from supportbot.storage.conversations import InMemoryConversationRepository
 from supportbot.storage.events import InMemoryEventLog
+from supportbot.storage.inbox import InMemoryUpdateInbox
 from supportbot.telegram.bot import build_bot, build_dispatcher, register_commands
 from supportbot.telegram.middlewares import FloodControl, InFlight
 from supportbot.telegram.runner import WebhookOptions, run_webhook
@@ -198,7 +199,9 @@ async def test_bot_webhook_checks_the_secret_and_answers(
         port=unused_tcp_port,
         secret="s3cret",
     )
-    task = asyncio.create_task(run_webhook(bot, dp, in_flight, stop, options))
+    task = asyncio.create_task(
+        run_webhook(bot, dp, in_flight, stop, options, inbox=InMemoryUpdateInbox())
+    )
     await tg.wait_for("setWebhook", since=0)
     tg.add_user(USER, language_code="en")
     update = {

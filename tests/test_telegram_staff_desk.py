@@ -458,3 +458,82 @@ async def test_staff_every_press_is_answered_exactly_once(bot: DeskHarness) -> N
     stale = {"This button is out of date.", "Эта кнопка устарела."}  # the operator's language
     assert {a.get("text") for a in answers[1:3]} <= stale
     assert "already taken" in (answers[3].get("text") or "")
+
+
+async def test_staff_topic_without_its_card_is_adopted_not_duplicated(bot: DeskHarness) -> None:
+    # The topic is made, then its card cannot be posted (as if the bot died in between).
+    refused = "Forbidden: bot was kicked from the supergroup chat"
+    bot.tg.fail_next("sendMessage", 403, description=refused, times=1000, chat_id=STAFF)
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    bot.tg.clear_faults()
+    await bot.desk.tick()
+    await bot.staff_desk.outbox.drain()
+    await bot.say(USER, "any news?")
+    assert list(bot.tg.topics(STAFF)) == [thread]  # the same topic, adopted
+    assert bot.card(1).message_thread_id == thread
+    relayed = [m.text for m in bot.staff_messages(thread) if m.method == "copyMessage"]
+    assert relayed == ["any news?"]
+
+
+async def test_staff_take_and_reply_at_once_delivers_every_reply(bot: DeskHarness) -> None:
+    await bot.say(USER, HANDOFF_TEXT)
+    (thread,) = bot.tg.topics(STAFF)
+    card = bot.card(1)
+    before = len(bot.tg.sent_to(USER))
+    bot.tg.callback(OLGA, "k:tk:1:", card.message_id, STAFF)
+    pushed = [
+        bot.tg.group_message(
+            STAFF, OLGA, f"answer {i}", thread_id=thread, is_forum=True, first_name="Olga"
+        )
+        for i in range(6)
+    ]
+    await bot.settle(pushed[-1])
+    texts = [m.text for m in bot.tg.sent_to(USER)[before:]]
+    assert [t for t in texts if (t or "").startswith("answer")] == [
+        f"answer {i}" for i in range(6)
+    ]
+
+
+async def test_staff_relay_pending_at_a_crash_is_delivered_after_restart(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with running_desk(tg, path=path) as first:
+        await first.say(USER, HANDOFF_TEXT)
+        (thread,) = tg.topics(STAFF)
+        tg.fail_next("copyMessage", 502, times=1000, chat_id=STAFF)  # an outage, retried
+        tg.user_message(USER, "my order number is 42", language_code="en")
+        await tg.wait_for("copyMessage", chat_id=STAFF)
+        await first.crash()
+    tg.clear_faults()
+    async with running_desk(tg, path=path, add_chat=False):
+        await tg.wait_for(lambda c: c.method == "copyMessage" and c.ok is True, since=0)
+    relayed = [
+        m.text
+        for m in tg.sent_to(STAFF)
+        if m.method == "copyMessage" and m.message_thread_id == thread
+    ]
+    assert relayed == ["my order number is 42"]
+
+
+async def test_staff_update_repeated_after_a_crash_relays_once(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with running_desk(tg, path=path) as first:
+        await first.say(USER, HANDOFF_TEXT)
+        (thread,) = tg.topics(STAFF)
+        await _take(first, OLGA)
+        # Both sends go out, then the bot dies before it marks the updates done.
+        await first.settle(tg.user_message(USER, "my order number is 42", language_code="en"))
+        await first.staff_says(OLGA, "found it, refund sent", thread_id=thread)
+        await first.db.connection.execute("UPDATE update_inbox SET done = 0")
+        await first.db.connection.commit()
+        await first.crash()
+    async with running_desk(tg, path=path, add_chat=False) as second:
+        await second.settle(tg.user_message(USER, "thanks!", language_code="en"))
+    to_staff = [m.text for m in tg.sent_to(STAFF) if m.method == "copyMessage"]
+    assert to_staff.count("my order number is 42") == 1
+    to_user = [m.text for m in tg.sent_to(USER)]
+    assert to_user.count("found it, refund sent") == 1

@@ -26,7 +26,13 @@ from supportbot.desk.service import DeskService
 from supportbot.domain.errors import ConfigError, KnowledgeBaseError
 from supportbot.domain.handoff import HandoffPort
 from supportbot.domain.models import Lang
-from supportbot.domain.ports import Embedder, EmbeddingCache, EventLog, Suggester
+from supportbot.domain.ports import (
+    Embedder,
+    EmbeddingCache,
+    EventLog,
+    Suggester,
+    UpdateInbox,
+)
 from supportbot.knowledge.loader import KnowledgeBase, diff, load_knowledge_base
 from supportbot.knowledge.watcher import watch_knowledge_base
 from supportbot.retrieval.canned import RapidfuzzCannedMatcher
@@ -36,6 +42,7 @@ from supportbot.storage import embedding_cache
 from supportbot.storage.conversations import SqliteConversationRepository
 from supportbot.storage.db import Database, Migration
 from supportbot.storage.embedding_cache import SqliteEmbeddingCache
+from supportbot.storage.inbox import SqliteUpdateInbox
 from supportbot.storage.tickets import SqliteStaffRepository, SqliteTicketRepository
 
 if TYPE_CHECKING:
@@ -53,13 +60,14 @@ logger = logging.getLogger(__name__)
 
 def all_migrations() -> list[Migration]:
     """Every storage module's migrations, in a fixed order."""
-    from supportbot.storage import conversations, events, tickets
+    from supportbot.storage import conversations, events, inbox, tickets
 
     return [
         *embedding_cache.MIGRATIONS,
         *events.MIGRATIONS,
         *conversations.MIGRATIONS,
         *tickets.MIGRATIONS,
+        *inbox.MIGRATIONS,
     ]
 
 
@@ -377,6 +385,7 @@ class BotApp:
     in_flight: InFlight
     texts: Texts
     stats: StatsService
+    inbox: UpdateInbox
     desk: Desk | None = None
 
 
@@ -454,4 +463,6 @@ async def build_bot_app(
         dispatcher["desk"] = desk.service
         dispatcher["staff_desk"] = desk.staff
         dispatcher["staff_members"] = desk.members
-    return BotApp(bot, dispatcher, conversation, in_flight, texts, stats, desk)
+    return BotApp(
+        bot, dispatcher, conversation, in_flight, texts, stats, SqliteUpdateInbox(db), desk
+    )

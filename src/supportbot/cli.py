@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,11 +129,39 @@ def _configured_level(config: Path | None) -> int:
         return logging.INFO
 
 
+# A bot token: the bot's id, a colon, 35 characters (also after "bot" in a Bot API URL,
+# whatever its length there).
+_TOKEN = re.compile(r"(?<=/bot)[0-9]{1,20}:[A-Za-z0-9_-]+|\b[0-9]{5,20}:[A-Za-z0-9_-]{30,}")
+
+
+class RedactTokens(logging.Filter):
+    """Every line written, tracebacks included, with bot tokens replaced by `<token>`: an
+    error from the HTTP client quotes the request URL, and the URL holds the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        message = record.getMessage()
+        redacted = _TOKEN.sub("<token>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _TOKEN.sub("<token>", record.exc_text)
+        if record.stack_info:
+            record.stack_info = _TOKEN.sub("<token>", record.stack_info)
+        return True
+
+
 def configure_logging(level: int, debug: Sequence[str] = ()) -> None:
-    """Log to stderr at `level`; noisy libraries at WARNING or above, `debug` ones at DEBUG."""
+    """Log to stderr at `level`; noisy libraries at WARNING or above, `debug` ones at DEBUG.
+    No handler ever writes a bot token (`RedactTokens`)."""
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokens) for f in handler.filters):
+            handler.addFilter(RedactTokens())
     # Set apart from basicConfig, which changes nothing when handlers are already there
     # (a program embedding supportbot, or pytest).
     logging.getLogger().setLevel(level)

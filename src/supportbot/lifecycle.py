@@ -133,11 +133,16 @@ async def serve_bot_app(
                     stop=stop,
                 )
             )
+        cancelled = False
         try:
             await _serve(settings, app, stop, polling_timeout_s)
+        except asyncio.CancelledError:
+            # Not a stop: nothing is drained; what was not done is repeated on the next start.
+            cancelled = True
+            raise
         finally:
             stop.set()
-            if desk is not None:
+            if desk is not None and not cancelled:
                 # What the last updates queued for the staff group still goes out.
                 await _drain_outbox(desk, outbox)
 
@@ -171,7 +176,12 @@ async def _serve(
     telegram = settings.telegram
     if telegram.mode == "polling":
         await run_polling(
-            app.bot, app.dispatcher, app.in_flight, stop, polling_timeout_s=polling_timeout_s
+            app.bot,
+            app.dispatcher,
+            app.in_flight,
+            stop,
+            inbox=app.inbox,
+            polling_timeout_s=polling_timeout_s,
         )
         return
     hook = telegram.webhook
@@ -184,4 +194,4 @@ async def _serve(
         port=hook.port,
         secret=hook.secret.get_secret_value() if hook.secret else None,
     )
-    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options)
+    await run_webhook(app.bot, app.dispatcher, app.in_flight, stop, options, inbox=app.inbox)

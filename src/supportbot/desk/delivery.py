@@ -23,6 +23,7 @@ from supportbot.desk.ports import (
     TicketRepository,
     TopicLostError,
 )
+from supportbot.domain.effects import follow
 from supportbot.domain.models import Article, Lang
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class Delivery:
                 await _attempt(effect)
 
         chain = asyncio.create_task(in_order())
+        follow(chain)  # the update is handled once this went out
         self._staff_chain = chain
         self._staff_tasks.add(chain)
         chain.add_done_callback(self._staff_tasks.discard)
@@ -182,6 +184,7 @@ class Delivery:
         task = self._card_tasks.get(ticket.id)
         if task is None:
             task = asyncio.create_task(self._post_card(ticket), name=f"card-{ticket.id}")
+            follow(task)
             self._card_tasks[ticket.id] = task
             task.add_done_callback(lambda done: self._card_done(ticket.id, done))
         return task
@@ -207,8 +210,15 @@ class Delivery:
 
     async def _post_card(self, ticket: Ticket) -> Ticket | None:
         """Create the ticket's topic and card; None when the staff group is unreachable."""
+
+        async def keep_topic(topic_id: int) -> None:
+            # Stored before the card is posted: a crash in between leaves a topic to adopt.
+            async with self._lock:
+                fresh = await self._must_get(ticket.id)
+                await self._tickets.save(replace(fresh, topic_id=topic_id))
+
         try:
-            place = await self._notifier.open_ticket(ticket)
+            place = await self._notifier.open_ticket(ticket, keep_topic)
         except StaffUnavailableError as error:
             logger.warning("ticket %d: staff group unreachable, kept queued: %s", ticket.id, error)
             return None
@@ -245,7 +255,14 @@ class Delivery:
     # --- copies of messages -------------------------------------------------------------
 
     async def copy_from_user(self, ticket_id: int, message_ids: Sequence[int]) -> bool:
-        """Copy to the staff; kept as pending (and retried by `flush`) when unreachable."""
+        """Copy to the staff; kept as pending (and retried by `flush`) when unreachable.
+        A message copied before (an update repeated after a crash) is not copied again."""
+        user_id = (await self._must_get(ticket_id)).user_id
+        message_ids = [
+            m for m in message_ids if await self._staff.link_of_user_message(user_id, m) is None
+        ]
+        if not message_ids:
+            return True
         try:
             copies = await self.with_place(
                 ticket_id, lambda t: self._notifier.copy_to_staff(t, message_ids)
@@ -261,7 +278,6 @@ class Delivery:
             # Not a passing outage (the user deleted the message, say): retrying cannot help.
             logger.exception("ticket %d: user message(s) %s not copied", ticket_id, message_ids)
             return False
-        user_id = (await self._must_get(ticket_id)).user_id
         for source, copy in zip(message_ids, copies, strict=False):
             await self._staff.add_link(
                 MessageLink(ticket_id, user_id, source, copy, from_user=True)
@@ -278,7 +294,13 @@ class Delivery:
             await self.copy_from_user(ticket_id, pending)
 
     async def copy_from_operator(self, ticket: Ticket, message_ids: Sequence[int]) -> bool:
-        """Copy an operator's message(s) to the user; False when the user blocked the bot."""
+        """Copy an operator's message(s) to the user; False when the user blocked the bot.
+        A message copied before (an update repeated after a crash) is not copied again."""
+        message_ids = [
+            m for m in message_ids if await self._staff.link_of_staff_message(m) is None
+        ]
+        if not message_ids:
+            return True
         copies = await self.with_place(
             ticket.id, lambda t: self._notifier.copy_to_user(t, message_ids)
         )

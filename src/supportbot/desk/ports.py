@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from supportbot.desk.models import (
@@ -108,8 +108,16 @@ class StaffNotifier(Protocol):
     any method may raise `StaffUnavailableError` when the staff group cannot be reached.
     """
 
-    async def open_ticket(self, ticket: Ticket) -> Place:
-        """Create the ticket's topic (forum mode) and post its card; where it went."""
+    async def open_ticket(
+        self, ticket: Ticket, keep_topic: Callable[[int], Awaitable[None]]
+    ) -> Place:
+        """Post the ticket's card, in its topic (forum mode); where it went.
+
+        A ticket that has a `topic_id` (a topic made before a crash, its card never posted)
+        gets its card there: the topic is adopted, not made twice (a new one is made only
+        when that topic is gone). A new topic's id goes to `keep_topic`, which stores it
+        before the card is posted.
+        """
         ...
 
     async def update_card(self, ticket: Ticket) -> None:

@@ -254,8 +254,12 @@ class DeskService:
 
     # --- the operators' side --------------------------------------------------------------
 
-    async def take(self, ticket_id: int, operator_id: int, operator_name: str) -> Ticket:
+    async def take(
+        self, ticket_id: int, operator_id: int, operator_name: str, *, own_is_fine: bool = False
+    ) -> Ticket:
         """An operator takes a queued ticket. Exactly one of two simultaneous takes wins.
+        With `own_is_fine`, a ticket the operator already has is returned as it is (their
+        reply right after their own Take).
 
         Raises:
             DeskRefusal: the ticket is gone, closed, already taken, or the operator is at
@@ -267,6 +271,8 @@ class DeskService:
             operator = await self._flow.operator(operator_id, operator_name)
             ticket = await self._flow.open_ticket(ticket_id)
             if ticket.status is Status.ASSIGNED:
+                if own_is_fine and ticket.operator_id == operator_id:
+                    return ticket
                 raise self._refuse(
                     "already_yours" if ticket.operator_id == operator_id else "taken"
                 )
@@ -283,7 +289,8 @@ class DeskService:
         """The open ticket, taken by the operator first when it is queued (writing in a
         queued ticket, or sending it a reply, takes it)."""
         if ticket.status is Status.QUEUED:
-            return await self.take(ticket.id, operator_id, operator_name)
+            # Read before the lock: the operator may have taken it meanwhile.
+            return await self.take(ticket.id, operator_id, operator_name, own_is_fine=True)
         return ticket
 
     async def relay_from_operator(

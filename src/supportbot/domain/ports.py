@@ -92,3 +92,37 @@ class Suggester(Protocol):
     def canned_replies(self) -> Sequence[CannedReply]:
         """The canned operator replies currently loaded."""
         ...
+
+
+class UpdateInbox(Protocol):
+    """Updates from the chat platform, stored before the platform is told they arrived.
+
+    An update is `add`ed (raw JSON, by its id) before it is confirmed, and marked `done`
+    once its effects are stored; after a crash, `pending` gives back what was not done.
+    Adding an id seen before changes nothing, so a redelivered update is handled once.
+    """
+
+    async def add(self, updates: Sequence[tuple[int, str]]) -> list[int]:
+        """Store (update id, raw JSON) pairs; the ids not seen before, in the given order."""
+        ...
+
+    async def pending(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Updates stored and not yet done, oldest id first."""
+        ...
+
+    async def done(self, update_id: int) -> None:
+        """Mark an update as handled (its effects are stored)."""
+        ...
+
+    async def resumed(self, update_id: int) -> int:
+        """Count one more start that found the update not done; the count so far (an update
+        that brings the process down every time is given up after a few)."""
+        ...
+
+    async def last_id(self) -> int | None:
+        """The highest update id ever stored (None when empty): where polling resumes."""
+        ...
+
+    async def forget_done(self, keep: int) -> None:
+        """Drop handled updates except the `keep` newest (bounded storage)."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from supportbot.telegram.middlewares import (
     FloodControl,
     FloodMiddleware,
     InFlight,
+    PromptAnswers,
     TelegramLimits,
 )
 from supportbot.telegram.render import Renderer
@@ -32,9 +34,9 @@ def build_bot(
     token: str,
     api_base: str = "https://api.telegram.org",
     *,
-    max_retry_wait_s: float = 60.0,
+    max_retry_wait_s: float = math.inf,
 ) -> Bot:
-    """A Bot whose session waits out short 429s.
+    """A Bot whose session waits out 429s and retries outages (`TelegramLimits`).
 
     Every message is Telegram HTML (texts are escaped where they are filled in).
     """
@@ -81,7 +83,10 @@ def build_dispatcher(
         conversation=conversation,
         texts=texts,
         renderer=Renderer(texts),
+        prompt_answers=(prompt := PromptAnswers()),
     )
+    # A press is answered within half a second, however long its work takes.
+    dp.callback_query.outer_middleware(prompt)
     # An album counts as one message against the flood limit.
     dp.message.outer_middleware(AlbumMiddleware())
     dp.message.outer_middleware(FloodMiddleware(flood))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
 
 from supportbot.conversation.replies import Act, Action, Press, article_key
+
+# Ids and counters in callback data: a forged huge number is refused when the data is read
+# (the press is then stale), never passed on to overflow SQLite's 64-bit integers.
+Id = Annotated[int, Field(ge=0, le=2**53 - 1)]
 
 
 class ButtonData(CallbackData, prefix="b"):
@@ -17,9 +23,9 @@ class ButtonData(CallbackData, prefix="b"):
     """
 
     a: str
-    c: int
+    c: Id
     k: str = ""
-    s: int = 0
+    s: Id = 0
 
     @classmethod
     def of(cls, action: Action, conversation: int) -> ButtonData:
@@ -51,7 +57,7 @@ class DeskData(CallbackData, prefix="k"):
     """Staff buttons: `k:<action>:<ticket>:<value>` (far below 64 bytes)."""
 
     action: StaffAction
-    ticket: int
+    ticket: Id
     value: str = ""
 
 
@@ -67,5 +73,5 @@ class UserDeskData(CallbackData, prefix="u"):
     """The user's desk buttons: `u:<action>:<ticket>:<value>`."""
 
     action: UserAction
-    ticket: int
-    value: int = 0
+    ticket: Id
+    value: Annotated[int, Field(ge=0, le=5)] = 0

@@ -93,8 +93,23 @@ class StaffCards:
             )
             params = {"category": category or self.texts.staff("category_none")}
         if message.notice is Notice.STAFF_RATED and params.get("comment"):
-            params["comment"] = f"«{params['comment']}»"
-        return self.texts.staff(message.notice.value, **params)
+            params["comment"] = f"«{cut(str(params['comment']), TELEGRAM_LIMIT // 2)}»"
+        text = self.texts.staff(message.notice.value, **params)
+        if len(text) > TELEGRAM_LIMIT:
+            # A user's long text (escaped, it grows) is cut to the longest part that fits.
+            longest = max(params, key=lambda k: len(str(params[k])))
+            value = str(params[longest])
+            low, high = 1, len(value)
+            while low < high:
+                middle = (low + high + 1) // 2
+                params[longest] = cut(value, middle)
+                if len(self.texts.staff(message.notice.value, **params)) <= TELEGRAM_LIMIT:
+                    low = middle
+                else:
+                    high = middle - 1
+            params[longest] = cut(value, low)
+            text = self.texts.staff(message.notice.value, **params)
+        return text
 
     def user_notice(self, lang: Lang, message: Message) -> tuple[str, InlineKeyboardMarkup | None]:
         """A user notice's text and buttons."""

@@ -14,7 +14,6 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, User
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from supportbot.conversation.engine import Conversation
 from supportbot.conversation.replies import UserInfo
@@ -22,7 +21,7 @@ from supportbot.desk.errors import DeskRefusal
 from supportbot.desk.service import DeskService
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.telegram.callbacks import UserAction, UserDeskData
-from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
+from supportbot.telegram.middlewares import AnswerOnce, ErrorsAnsweredByErrorRouter
 from supportbot.telegram.staff_desk import TelegramStaffDesk
 from supportbot.telegram.texts import Texts
 
@@ -60,7 +59,7 @@ def get_desk_user_router() -> Router:
     router.message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
     router.edited_message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
     router.callback_query.filter(F.from_user)
-    router.callback_query.middleware(CallbackAnswerMiddleware())
+    router.callback_query.middleware(AnswerOnce())
     router.callback_query.middleware(ErrorsAnsweredByErrorRouter())
 
     @router.message(BannedUser())
@@ -133,8 +132,8 @@ def get_desk_user_router() -> Router:
 
 async def _buttons_used(query: CallbackQuery, bot: Bot) -> None:
     """The buttons do their job once: remove them before anything else is sent."""
-    if query.message is None:
-        return
+    if not isinstance(query.message, Message) or query.message.reply_markup is None:
+        return  # removed already by a first tap: the desk refuses the repeat
     try:
         await bot.edit_message_reply_markup(
             chat_id=query.message.chat.id, message_id=query.message.message_id

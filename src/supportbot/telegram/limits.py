@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 
 logger = logging.getLogger(__name__)
 
@@ -51,29 +51,50 @@ async def _no_wait(_seconds: float) -> None:
 async def retrying_429(
     send: Callable[[], Awaitable[T]],
     *,
-    max_attempts: int,
+    max_attempts: int | None,
     max_wait_s: float = math.inf,
     on_429: Callable[[float], None] = lambda _seconds: None,
     wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
     label: str = "a call",
+    outages: bool = False,
+    backoff_s: float = 0.5,
+    max_backoff_s: float = 30.0,
 ) -> T:
-    """Run `send`, retrying a 429 after its `retry_after` up to `max_attempts` times; a
-    longer `retry_after` than `max_wait_s` is raised at once. `on_429` hears every 429
-    (the last one too); `wait` waits before a retry (a caller that paces itself passes
-    one that returns at once)."""
+    """Run `send`, retrying a 429 after its `retry_after`, up to `max_attempts` times (None:
+    until it goes through); a longer `retry_after` than `max_wait_s` is raised at once.
+
+    With `outages`, a 5xx or a network error is retried too, after a backoff that doubles
+    from `backoff_s` to `max_backoff_s`; a refusal (400, 403) is raised at once. `on_429`
+    hears every 429 (the last one too); `wait` waits before a retry (a caller that paces
+    itself passes one that returns at once for 429s)."""
     attempt = 1
+    backoff = backoff_s
     while True:
         try:
             return await send()
         except TelegramRetryAfter as error:
             on_429(error.retry_after)
-            if attempt >= max_attempts or error.retry_after > max_wait_s:
+            if (max_attempts is not None and attempt >= max_attempts) or (
+                error.retry_after > max_wait_s
+            ):
                 raise
             logger.warning(
                 "429 on %s: retrying in %ss (attempt %d)", label, error.retry_after, attempt
             )
             await wait(error.retry_after)
-            attempt += 1
+        except (TelegramServerError, TelegramNetworkError) as error:
+            if not outages or (max_attempts is not None and attempt >= max_attempts):
+                raise
+            logger.warning(
+                "%s on %s: retrying in %.0fs (attempt %d)",
+                type(error).__name__,
+                label,
+                backoff,
+                attempt,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+        attempt += 1
 
 
 NO_WAIT = _no_wait

@@ -63,3 +63,7 @@ class StaffMembership:
         allowed = is_member(member)
         self._known[user_id] = (allowed, now)
         return allowed
+
+    def changed(self, user_id: int, member: ChatMemberUnion) -> None:
+        """A `chat_member` update: the user's new status counts at once (no cache wait)."""
+        self._known[user_id] = (is_member(member), self._clock())

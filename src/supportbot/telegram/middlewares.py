@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -16,10 +17,11 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import Message, TelegramObject
-from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 
 from supportbot.telegram.limits import SlidingWindow, retrying_429
 
@@ -171,18 +173,25 @@ class InFlight:
         return True
 
 
-class TelegramLimits(BaseRequestMiddleware):
-    """Session middleware: waits out short 429s and retries (longer ones are raised).
+_NOT_RETRIED = frozenset({"getUpdates", "getMe"})
 
-    Only the update whose call was limited waits; other users' handlers run on. A 403
-    (the user blocked the bot) is raised as is: whoever sent the message records it.
+
+class TelegramLimits(BaseRequestMiddleware):
+    """Session middleware: the one retry loop of every call to Telegram. A 429 is waited out
+    (its `retry_after`, however long, unless `max_wait_s` says otherwise), a 5xx or a
+    network error retried with backoff, until the call goes through or Telegram refuses it
+    (400, 403: raised as is, whoever sent it records it).
+
+    Only the update whose call failed waits; other users' handlers run on. `getUpdates` is
+    left to the polling loop, which has its own backoff and must stop promptly, and `getMe`
+    to the start-up, which says in one line that the Bot API cannot be reached.
     """
 
     def __init__(
         self,
         *,
-        max_attempts: int = 4,
-        max_wait_s: float = 60.0,
+        max_attempts: int | None = None,
+        max_wait_s: float = math.inf,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._max_attempts = max_attempts
@@ -195,12 +204,15 @@ class TelegramLimits(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        if method.__api_method__ in _NOT_RETRIED:
+            return await make_request(bot, method)
         return await retrying_429(
             lambda: make_request(bot, method),
             max_attempts=self._max_attempts,
             max_wait_s=self._max_wait,
             wait=self._sleep,
             label=type(method).__name__,
+            outages=True,
         )
 
 
@@ -220,3 +232,61 @@ class ErrorsAnsweredByErrorRouter(BaseMiddleware):
             answer: CallbackAnswer = data["callback_answer"]
             answer.disabled = True
             raise
+
+
+class PromptAnswers(BaseMiddleware):
+    """Outer callback middleware: every press is answered within `within_s`, before the
+    work it triggers is done (Telegram drops an answer after 15 s, and the button spins
+    until then).
+
+    A press handled quickly keeps its own answer (a toast, a refusal); a slow one is
+    answered empty at the deadline while its work goes on, and every later answer of it
+    is skipped (`answered_early`): a refusal then reaches the chat as a message instead.
+    """
+
+    def __init__(self, within_s: float = 0.5, *, remember: int = 1000) -> None:
+        self._within_s = within_s
+        self._early: dict[str, None] = {}
+        self._remember = remember
+
+    def answered_early(self, query_id: str) -> bool:
+        """Whether the press was answered at the deadline (answer nothing more)."""
+        return query_id in self._early
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        work = asyncio.ensure_future(handler(event, data))
+        try:
+            return await asyncio.wait_for(asyncio.shield(work), self._within_s)
+        except TimeoutError:
+            pass
+        self._early[event.id] = None  # before any await: the work's own answer sees it
+        while len(self._early) > self._remember:
+            del self._early[next(iter(self._early))]
+        try:
+            await event.answer()
+        except TelegramAPIError as error:
+            logger.info("press %s not answered: %s", event.id, error)
+        return await work
+
+
+class AnswerOnce(CallbackAnswerMiddleware):
+    """aiogram's `CallbackAnswerMiddleware` (answers after the handler, with the text it
+    set), except for a press `PromptAnswers` already answered."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        prompt: PromptAnswers | None = data.get("prompt_answers")
+        if prompt is None or not isinstance(event, CallbackQuery):
+            return await super().__call__(handler, event, data)
+        query = event
+
+        async def unless_early(event: TelegramObject, data: dict[str, Any]) -> Any:
+            try:
+                return await handler(event, data)
+            finally:
+                answer: CallbackAnswer = data["callback_answer"]
+                if prompt.answered_early(query.id) and not answer.disabled:
+                    answer.disabled = True
+
+        return await super().__call__(unless_early, event, data)

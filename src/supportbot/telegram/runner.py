@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from contextlib import suppress
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
-    TelegramAPIError,
     TelegramNetworkError,
     TelegramUnauthorizedError,
 )
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from supportbot.domain.errors import ConfigError, SupportBotError
+from supportbot.domain.ports import UpdateInbox
+from supportbot.telegram.inbox import DurableUpdates, InboxRequestHandler, poll
 from supportbot.telegram.middlewares import InFlight
 
 logger = logging.getLogger(__name__)
@@ -57,16 +58,21 @@ async def run_polling(
     in_flight: InFlight,
     stop: asyncio.Event,
     *,
+    inbox: UpdateInbox,
     drain_timeout_s: float = 30.0,
     polling_timeout_s: int = 10,
 ) -> None:
-    """Long polling until `stop` is set; then a graceful shutdown."""
+    """Long polling through the durable inbox until `stop` is set; then a graceful shutdown."""
+    updates = DurableUpdates(bot, dp, inbox)
+    workflow = {"dispatcher": dp, **dp.workflow_data}
+    await dp.emit_startup(bot=bot, **workflow)
     polling = asyncio.create_task(
-        dp.start_polling(
+        poll(
             bot,
-            handle_signals=False,
-            close_bot_session=False,
-            polling_timeout=polling_timeout_s,
+            updates,
+            stop,
+            timeout_s=polling_timeout_s,
+            allowed_updates=dp.resolve_used_update_types(),
         )
     )
     stopping = asyncio.create_task(stop.wait())
@@ -75,16 +81,18 @@ async def run_polling(
         if polling in done:
             await polling  # polling ended on its own: surface its error
             return
-        await dp.stop_polling()
-        await polling
-        await _drain(in_flight, drain_timeout_s)
-        await _confirm_updates(bot, in_flight)
+        polling.cancel()
+        with suppress(asyncio.CancelledError):
+            await polling
+        await _drain(in_flight, updates, drain_timeout_s)
     finally:
         stopping.cancel()
         if not polling.done():
             polling.cancel()
             with suppress(asyncio.CancelledError):
                 await polling
+        await updates.abort()  # cancelled, or past the drain: handled again on the next start
+        await dp.emit_shutdown(bot=bot, **workflow)
         await bot.session.close()
 
 
@@ -95,52 +103,53 @@ async def run_webhook(
     stop: asyncio.Event,
     options: WebhookOptions,
     *,
+    inbox: UpdateInbox,
     drain_timeout_s: float = 30.0,
 ) -> None:
     """Serve the webhook until `stop` is set; then a graceful shutdown.
 
-    The secret token is checked on every request (X-Telegram-Bot-Api-Secret-Token); the
-    webhook stays registered on shutdown so Telegram keeps updates until we are back.
+    The secret token is checked on every request (X-Telegram-Bot-Api-Secret-Token): when
+    none is configured, a random one is made for this run and registered with `setWebhook`.
+    Telegram is answered once the update is stored. The webhook stays registered on
+    shutdown so Telegram keeps updates until we are back.
     """
+    secret = options.secret or secrets.token_urlsafe(32)
+    if not options.secret:
+        logger.info("telegram.webhook.secret not set: using a random secret for this run")
+    updates = DurableUpdates(bot, dp, inbox)
     app = web.Application()
-    handler = SimpleRequestHandler(dp, bot, handle_in_background=True, secret_token=options.secret)
+    handler = InboxRequestHandler(updates, dp, bot, secret)
     app.router.add_route("POST", options.path, handler.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port)
     await dp.emit_startup(bot=bot, **dp.workflow_data)
     try:
+        await updates.resume()
         await site.start()
         await bot.set_webhook(
             options.url,
-            secret_token=options.secret,
+            secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
         )
         logger.info("Webhook serving on %s:%d%s", options.host, options.port, options.path)
         await stop.wait()
         await site.stop()  # no new updates from here on
-        await _drain(in_flight, drain_timeout_s)
+        await _drain(in_flight, updates, drain_timeout_s)
     finally:
         await runner.cleanup()
         await dp.emit_shutdown(bot=bot, **dp.workflow_data)
         await bot.session.close()
 
 
-async def _drain(in_flight: InFlight, within_s: float) -> None:
+async def _drain(in_flight: InFlight, updates: DurableUpdates, within_s: float) -> None:
     if in_flight.active:
         logger.info("Waiting for %d update(s) in flight", in_flight.active)
-    if not await in_flight.drain(within_s):
-        logger.warning("%d update(s) still in flight after %.0fs", in_flight.active, within_s)
-
-
-async def _confirm_updates(bot: Bot, in_flight: InFlight) -> None:
-    """Tell Telegram the updates we handled, so a restart does not get them again."""
-    if in_flight.last_update_id is None:
-        return
     try:
-        await bot.get_updates(offset=in_flight.last_update_id + 1, limit=1, timeout=0)
-    except TelegramAPIError as error:
-        logger.warning("Could not confirm handled updates: %s", error)
+        await asyncio.wait_for(updates.wait_idle(), within_s)
+    except TimeoutError:
+        # Not marked done: the next start handles them again.
+        logger.warning("%d update(s) still in flight after %.0fs", in_flight.active, within_s)
 
 
 def explain_startup_failure(

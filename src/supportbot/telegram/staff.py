@@ -13,8 +13,14 @@ import logging
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
-from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from supportbot.desk.models import Relay, Ticket
 from supportbot.desk.queue import QueueInfo
@@ -23,7 +29,8 @@ from supportbot.domain.errors import StaleCallbackError
 from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.callbacks import DeskData, StaffAction
 from supportbot.telegram.membership import StaffMembership
-from supportbot.telegram.middlewares import ErrorsAnsweredByErrorRouter
+from supportbot.telegram.middlewares import AnswerOnce, ErrorsAnsweredByErrorRouter
+from supportbot.telegram.numbers import parse_id, parse_int
 from supportbot.telegram.staff_desk import TelegramStaffDesk
 from supportbot.telegram.texts import Texts
 
@@ -67,7 +74,7 @@ def get_staff_router(staff_chat_id: int) -> Router:
     members.message.filter(IsStaffMember())
     members.edited_message.filter(IsStaffMember())
     members.callback_query.filter(IsStaffMember())
-    members.callback_query.middleware(CallbackAnswerMiddleware())
+    members.callback_query.middleware(AnswerOnce())
     members.callback_query.middleware(ErrorsAnsweredByErrorRouter())
     # A member's message no handler wants (an unknown command) is not a refusal.
     outsiders.message.filter(~IsStaffMember())
@@ -86,6 +93,12 @@ def get_staff_router(staff_chat_id: int) -> Router:
             await event.answer(html.unescape(text), show_alert=True)
         elif event.chat.type != ChatType.PRIVATE:
             await event.reply(text)
+
+    @root.chat_member(F.chat.id == staff_chat_id)
+    async def on_membership(event: ChatMemberUpdated, staff_members: StaffMembership) -> None:
+        """Someone joined or left the staff group (or was promoted, restricted, banned):
+        what they may do changes now, not when the membership cache expires."""
+        staff_members.changed(event.new_chat_member.user.id, event.new_chat_member)
 
     root.include_routers(members, outsiders)
     return root
@@ -140,7 +153,7 @@ def _commands(members: Router) -> None:
     ) -> None:
         """/ban (in a ticket, or with a user id) and /unban <user id>."""
         arg = (command.args or "").strip()
-        user_id: int | None = int(arg) if arg.lstrip("-").isdigit() else None
+        user_id = parse_id(arg)
         if user_id is None and command.command == "ban":
             ticket = await desk.ticket_at(**_where(message))
             user_id = ticket.user_id if ticket is not None else None
@@ -266,7 +279,9 @@ def _buttons(members: Router) -> None:
     ) -> None:
         """Hand the ticket to a colleague, or back to the queue."""
         value = callback_data.value
-        target = None if value == "q" else int(value)
+        target = None if value == "q" else parse_id(value)
+        if target is None and value != "q":
+            raise StaleCallbackError("unreadable operator id")
         user = query.from_user
         await desk.transfer(callback_data.ticket, user.id, _name(user), target)
 
@@ -346,12 +361,21 @@ def render_queue(info: QueueInfo, texts: Texts, capacity: int) -> str:
 
 async def _show(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
     """Swap the pressed message's buttons (a picker, or the card's own)."""
-    if query.message is not None and query.bot is not None:
-        await query.bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=markup,
-        )
+    message = query.message
+    if not isinstance(message, Message) or query.bot is None:
+        return
+    if _same(message.reply_markup, markup):
+        return  # a second tap on the same button: Telegram refuses an edit that changes nothing
+    await query.bot.edit_message_reply_markup(
+        chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
+    )
+
+
+def _same(shown: InlineKeyboardMarkup | None, markup: InlineKeyboardMarkup | None) -> bool:
+    def rows(m: InlineKeyboardMarkup | None) -> object:
+        return m.model_dump(exclude_none=True)["inline_keyboard"] if m is not None else []
+
+    return rows(shown) == rows(markup)
 
 
 async def _open(desk: DeskService, ticket_id: int) -> Ticket:
@@ -362,9 +386,10 @@ async def _open(desk: DeskService, ticket_id: int) -> Ticket:
 
 
 def _pick(items: list[str], index: str) -> str:
-    if not index.isdigit() or int(index) >= len(items):
+    position = parse_int(index, low=0, high=len(items) - 1)
+    if position is None:
         raise StaleCallbackError("the taxonomy changed")
-    return items[int(index)]
+    return items[position]
 
 
 def _sender(message: Message) -> User:

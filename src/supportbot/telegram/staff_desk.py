@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.types import Message as TgMessage
-from aiogram.types import ReplyParameters
 
 from supportbot.desk.models import Message, Place, Ticket
-from supportbot.desk.ports import StaffUnavailableError
+from supportbot.desk.ports import StaffUnavailableError, TopicLostError
 from supportbot.domain.models import Article, CannedReply, Lang
 from supportbot.telegram import staff_keyboards as keyboards
 from supportbot.telegram.cards import StaffCards, cut
@@ -51,6 +51,8 @@ class TelegramStaffDesk:
         self.texts = cards.texts
         self._forum = forum
         self.outbox = PacedOutbox(per_minute)
+        # What each card shows, as last sent: an edit that changes nothing is not sent.
+        self._cards_shown: dict[int, tuple[str, str]] = {}
 
     async def is_forum(self) -> bool:
         """Whether the staff group is a forum (asked once, then remembered)."""
@@ -96,20 +98,39 @@ class TelegramStaffDesk:
 
     # --- StaffNotifier -----------------------------------------------------------------
 
-    async def open_ticket(self, ticket: Ticket) -> Place:
-        """A new topic (forum) with the card in it, or just the card (reply mode)."""
-        topic_id: int | None = None
-        if await self.is_forum():
-            name = self.cards.topic_name(ticket)
-            topic = await self._paced(lambda: self.bot.create_forum_topic(self.chat_id, name))
-            topic_id = topic.message_thread_id
+    async def open_ticket(
+        self, ticket: Ticket, keep_topic: Callable[[int], Awaitable[None]]
+    ) -> Place:
+        """The card in the ticket's topic (forum: adopted when it has one, else made and
+        kept first), or just the card (reply mode)."""
+        if not await self.is_forum():
+            return Place(None, await self._post_card(ticket, None))
+        if ticket.topic_id is not None:
+            try:
+                return Place(ticket.topic_id, await self._post_card(ticket, ticket.topic_id))
+            except TopicLostError:
+                logger.info("ticket %d: its topic is gone; making a new one", ticket.id)
+        name = self.cards.topic_name(ticket)
+        topic = await self._paced(lambda: self.bot.create_forum_topic(self.chat_id, name))
+        await keep_topic(topic.message_thread_id)
+        return Place(
+            topic.message_thread_id, await self._post_card(ticket, topic.message_thread_id)
+        )
+
+    async def _post_card(self, ticket: Ticket, topic_id: int | None) -> int:
         text, markup = self.cards.card(ticket)
         card = await self._paced(
             lambda: self.bot.send_message(
                 self.chat_id, text, message_thread_id=topic_id, reply_markup=markup
             )
         )
-        return Place(topic_id, card.message_id)
+        self._remember_card(card.message_id, _shown(text, markup))
+        return card.message_id
+
+    def _remember_card(self, card_id: int, shown: tuple[str, str]) -> None:
+        self._cards_shown[card_id] = shown
+        while len(self._cards_shown) > 1000:
+            del self._cards_shown[next(iter(self._cards_shown))]
 
     async def update_card(self, ticket: Ticket) -> None:
         """Edit the card in place (status, buttons)."""
@@ -117,6 +138,10 @@ class TelegramStaffDesk:
             return
         card_id = ticket.card_message_id
         text, markup = self.cards.card(ticket)
+        shown = _shown(text, markup)
+        if self._cards_shown.get(card_id) == shown:
+            return  # Telegram refuses an edit that changes nothing
+        self._remember_card(card_id, shown)
 
         async def edit() -> None:
             try:
@@ -125,7 +150,11 @@ class TelegramStaffDesk:
                 )
             except TelegramBadRequest as error:
                 if "not modified" not in str(error).lower():
+                    self._cards_shown.pop(card_id, None)
                     raise
+            except Exception:
+                self._cards_shown.pop(card_id, None)
+                raise
 
         self.outbox.post(lambda: guard(edit))
 
@@ -276,3 +305,7 @@ class TelegramStaffDesk:
 
     async def _paced(self, send: Callable[[], Awaitable[T]]) -> T:
         return await self.outbox.call(lambda: guard(send))
+
+
+def _shown(text: str, markup: InlineKeyboardMarkup | None) -> tuple[str, str]:
+    return text, markup.model_dump_json(exclude_none=True) if markup is not None else ""

@@ -16,7 +16,7 @@ from supportbot.conversation.replies import Reply, UserInfo
 from supportbot.domain.errors import StaleCallbackError
 from supportbot.domain.models import Lang
 from supportbot.telegram.callbacks import ButtonData
-from supportbot.telegram.middlewares import FloodVerdict
+from supportbot.telegram.middlewares import FloodVerdict, PromptAnswers
 from supportbot.telegram.render import Rendered, Renderer
 from supportbot.telegram.texts import Texts
 
@@ -140,6 +140,7 @@ def get_router() -> Router:
         callback_data: ButtonData,
         conversation: Conversation,
         renderer: Renderer,
+        prompt_answers: PromptAnswers,
     ) -> None:
         """An inline button of ours."""
         try:
@@ -147,7 +148,8 @@ def get_router() -> Router:
         except ValueError as error:
             raise StaleCallbackError("unknown action") from error
         reply = await conversation.press(user_info(query.from_user), press)
-        await query.answer()
+        if not prompt_answers.answered_early(query.id):
+            await query.answer()
         rendered = renderer.render(reply, name=query.from_user.first_name)
         await deliver(_bot(query), query.from_user.id, rendered, conversation)
 

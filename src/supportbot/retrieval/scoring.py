@@ -225,5 +225,9 @@ def shortlisted_chunk_scores(
         vectors = [np.asarray(q[i], dtype=np.float32) for q in query_vectors]
         candidates = shortlist(snap, text, vectors, top_k)
         found = shortlist_scores(snap, text, vectors, candidates, candidates.query)
+        if found.values.size:
+            # A chunk off the shortlist scores no better than the weakest one on it: a fill
+            # far below every real score (-1) would stretch the scales fitted on these rows.
+            out[:, i, :] = found.values.min(axis=1)[:, None]
         out[:, i, found.rows] = found.values
     return out

@@ -31,6 +31,7 @@ from supportbot.commands.evaluate import compute_metrics, evaluate, read_queries
 from supportbot.config import Settings  # noqa: E402
 from supportbot.domain.text import detect_lang  # noqa: E402
 from supportbot.knowledge.loader import load_knowledge_base  # noqa: E402
+from supportbot.retrieval import scoring  # noqa: E402
 from supportbot.retrieval.calibration import auroc  # noqa: E402
 from supportbot.retrieval.fusion import combine  # noqa: E402
 from supportbot.retrieval.suggester import LANG_PENALTY, HybridSuggester  # noqa: E402
@@ -92,8 +93,10 @@ async def _table(name: str, kb_dir: Path, queries_path: Path, settings: Settings
     n_signals = len(snap.signals)
     per_signal = np.zeros((n_signals + 2, len(queries), len(snap.articles)))
     for i, text in enumerate(texts):
-        chunk_scores = suggester._chunk_scores(snap, text, [v[i] for v in vectors])
-        raw = suggester._per_article(snap, chunk_scores)
+        chunk_scores = scoring.chunk_scores(
+            snap, text, [v[i] for v in vectors], suggester.params.top_k
+        )
+        raw = scoring.per_article(snap, chunk_scores)
         lang = detect_lang(text).value
         normalised = model.normalise(raw, lang)
         penalty = np.zeros(len(snap.articles))

@@ -231,3 +231,33 @@ def shortlisted_chunk_scores(
             out[:, i, :] = found.values.min(axis=1)[:, None]
         out[:, i, found.rows] = found.values
     return out
+
+
+def chunk_scores(
+    snap: Snapshot, text: str, query_vectors: Sequence[Vectors], top_k: int
+) -> Matrix:
+    """Raw score of every chunk for every signal: shape (signals, chunks)."""
+    scores = chunk_scores_many(snap, [text], [q[None, :] for q in query_vectors], top_k)
+    return scores[:, 0, :]
+
+
+def chunk_scores_many(
+    snap: Snapshot, texts: Sequence[str], query_vectors: Sequence[Vectors], top_k: int
+) -> Matrix:
+    """Raw scores of many messages at once: shape (signals, messages, chunks).
+
+    On a large base each message's shortlist is scored and the other chunks are -1,
+    as in a decision (so the fit sees what decisions see).
+    """
+    if is_exact(snap):
+        return all_chunk_scores(snap, texts, query_vectors)
+    return shortlisted_chunk_scores(  # type: ignore[return-value]
+        snap, texts, query_vectors, top_k
+    )
+
+
+def per_article(snap: Snapshot, chunk_scores: Matrix | ShortlistScores) -> Matrix:
+    """Pool chunk scores per article: shape (signals, articles) (see `pool`)."""
+    if isinstance(chunk_scores, ShortlistScores):
+        return chunk_scores.per_article(len(snap.articles))
+    return pool(chunk_scores, snap.starts, snap.chunk_article)

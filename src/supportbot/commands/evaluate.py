@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
+from supportbot.commands.eval_output import (
+    RANKING_DEPTH,
+    format_report,
+    strict,
+    worst_misses,
+    write_details,
+)
 from supportbot.config import load_settings
 from supportbot.domain.errors import EvalDataError
 from supportbot.domain.models import Decision, DecisionKind
@@ -24,7 +31,6 @@ from supportbot.retrieval.calibration import auroc
 if TYPE_CHECKING:
     from supportbot.retrieval.suggester import HybridSuggester
 
-RANKING_DEPTH = 10
 METRIC_KEYS = (
     "recall_at_1",
     "recall_at_3",
@@ -38,7 +44,6 @@ METRIC_KEYS = (
     "handoff_share",
 )
 """The metrics `--min` and `--max` can bound: each a share from 0 to 1."""
-WORST_MISSES = 10
 
 
 def register(subparsers: Any, name: str) -> None:
@@ -353,79 +358,6 @@ def detail_rows(queries: list[Query], outcomes: list[Outcome]) -> list[dict[str,
     ]
 
 
-def worst_misses(rows: list[dict[str, Any]], limit: int = WORST_MISSES) -> list[dict[str, Any]]:
-    """The misses a user would mind most: confident wrong answers first, then answerable
-    messages whose article was ranked high but never shown."""
-    wrong = sorted((r for r in rows if r["wrong_answer"]), key=lambda r: -r["confidence"])
-    unseen = sorted(
-        (r for r in rows if r["expected"] and not r["self_served"] and not r["wrong_answer"]),
-        key=lambda r: (r["expected_rank"] or RANKING_DEPTH + 1, -r["confidence"]),
-    )
-    return (wrong + unseen)[:limit]
-
-
-def _miss_line(row: dict[str, Any]) -> str:
-    text = row["text"] if len(row["text"]) <= 60 else row["text"][:59] + "…"
-    shown = ", ".join(row["shown"]) or "-"
-    rank = row["expected_rank"] or "-"
-    return (
-        f"  {row['decision']:<7} {row['confidence']:.2f}  {text!r}\n"
-        f"          expected {row['expected'] or '(none: out of scope)'} (rank {rank}); "
-        f"shown {shown}"
-    )
-
-
-def _strict(value: Any) -> Any:
-    """`value` with every non-finite float (NaN, inf) turned into None, as JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    return value
-
-
-def _format(
-    metrics: dict[str, Any],
-    table: list[dict[str, float | None]],
-    weights: Any,
-    misses: Sequence[dict[str, Any]] = (),
-) -> str:
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    def cell(value: float | None, width: int) -> str:
-        return pct(value).ljust(width)
-
-    lines = [
-        f"queries: {metrics['n']} ({metrics['n_in_scope']} in scope, "
-        f"{metrics['n_out_of_scope']} out of scope)",
-        f"recall@1 {pct(metrics['recall_at_1'])}   recall@3 {pct(metrics['recall_at_3'])}   "
-        f"MRR {pct(metrics['mrr'])}",
-        f"handoff precision {pct(metrics['handoff_precision'])}   "
-        f"handoff recall {pct(metrics['handoff_recall'])}   AUROC {pct(metrics['auroc'])}",
-        f"self-service {pct(metrics['self_service'])}   "
-        f"answers correct {pct(metrics['answer_precision'])}   "
-        f"out-of-scope answered {pct(metrics['oos_answer_rate'])}",
-        "decisions: " + ", ".join(f"{k} {v:.1%}" for k, v in metrics["decisions"].items()),
-        f"latency per decision: p50 {metrics['p50_ms']:.1f} ms, p95 {metrics['p95_ms']:.1f} ms",
-        "",
-        "confidence threshold | share above | precision above | handoff precision/recall below",
-    ]
-    for row in table:
-        lines.append(
-            f"  {row['threshold']:.1f}               | {cell(row['share_above'], 11)} | "
-            f"{cell(row['precision_above'], 15)} | {pct(row['handoff_precision_below'])} / "
-            f"{pct(row['handoff_recall_below'])}"
-        )
-    lines.append("")
-    lines.append(f"fusion weights: {json.dumps(weights)}")
-    if misses:
-        lines += ["", f"worst misses ({len(misses)}):", *(_miss_line(row) for row in misses)]
-    return "\n".join(lines)
-
-
 EVAL_BATCH = 32
 
 
@@ -463,7 +395,7 @@ async def _run(
     table = threshold_table(queries, outcomes)
     rows = detail_rows(queries, outcomes)
     if args.details is not None:
-        _write_details(args.details, rows)
+        write_details(args.details, rows)
     weights = {
         k: {n: round(w, 2) for n, w in v.items()}
         for k, v in weights_table(suggester.snapshot.model).items()
@@ -471,9 +403,9 @@ async def _run(
     failures = _check_floors(metrics, floors, ceilings)
     if args.json:
         report = {**metrics, "thresholds": table, "weights": weights}
-        print(json.dumps(_strict(report), indent=2, allow_nan=False))
+        print(json.dumps(strict(report), indent=2, allow_nan=False))
     else:
-        print(_format(metrics, table, weights, worst_misses(rows)))
+        print(format_report(metrics, table, weights, worst_misses(rows)))
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -490,12 +422,3 @@ def run(args: argparse.Namespace) -> int:
         # Never below the configured level: that would let through what it silences.
         logging.getLogger("supportbot.retrieval").setLevel(max(logging.WARNING, level))
     return asyncio.run(_run(args, floors, ceilings))
-
-
-def _write_details(path: Path, rows: list[dict[str, Any]]) -> None:
-    try:
-        with path.open("w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(_strict(row), ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise EvalDataError(f"Cannot write {path}: {exc.strerror or exc}") from None

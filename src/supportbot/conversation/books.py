@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, Final
 
 from supportbot.conversation.ports import ConversationRepository
 from supportbot.conversation.state import Feedback, Phase
 from supportbot.conversation.turn import EngineParams, Turn, merge
 from supportbot.domain.events import EventKind
 from supportbot.domain.handoff import Author, TranscriptEntry
+
+# What a conversation carries that the next one must not inherit (opening and closing alike).
+_FRESH: Final[dict[str, Any]] = {
+    "shown": (),
+    "rejected": (),
+    "offered": (),
+    "guide": None,
+    "handoff_state": None,
+    "ticket_id": None,
+    "transcript": (),
+}
 
 
 class Books:
@@ -35,14 +47,8 @@ class Books:
             number=s.number + 1,
             phase=Phase.OPEN,
             subject=subject,
-            shown=(),
-            rejected=(),
-            offered=(),
-            guide=None,
-            handoff_state=None,
-            ticket_id=None,
-            transcript=(),
             opened_at=turn.now,
+            **_FRESH,
         )
 
     def close(self, turn: Turn, outcome: str) -> None:
@@ -51,13 +57,7 @@ class Books:
             turn.state,
             phase=Phase.IDLE,
             person_offered=False,
-            shown=(),
-            rejected=(),
-            offered=(),
-            guide=None,
-            handoff_state=None,
-            ticket_id=None,
-            transcript=(),
+            **_FRESH,
         )
 
     def show(self, turn: Turn, ids: Sequence[str]) -> None:

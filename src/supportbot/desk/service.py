@@ -1,10 +1,9 @@
 """`DeskService`: the operator desk as a channel-free coordinator over small rooms and ports.
 
-It implements `HandoffPort` for the conversation engine and offers the operators' actions
-(take, reply, transfer, close, ban) to the staff adapter. A ticket's transitions are its own
-methods (`Ticket.assign`, `Ticket.close`, ...); queue policy is `queue`; what is sent, and in
-which order, is `Delivery`; ratings are `Feedback`, bans `Bans`, agent assist `Assist`.
-State changes run under one lock and are stored before anything is sent.
+It implements `HandoffPort` for the engine and the operators' actions (take, reply, transfer,
+close, ban). Transitions are `Ticket`'s methods, queue policy is `queue`, sends `Delivery`,
+ratings `Feedback`, bans `Bans`, agent assist `Assist`; state changes run under one lock and
+are stored before anything is sent.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from supportbot.desk import queue
 from supportbot.desk.assist import Assist
@@ -23,7 +23,7 @@ from supportbot.desk.errors import Refusals
 from supportbot.desk.feedback import Feedback
 from supportbot.desk.hours import WorkingHours
 from supportbot.desk.journal import ArmsOf, Journal
-from supportbot.desk.models import ClosedBy, Message, Notice, Relay, Ticket
+from supportbot.desk.models import ClosedBy, Message, MessageLink, Notice, Relay, Ticket
 from supportbot.desk.models import TicketStatus as Status
 from supportbot.desk.params import DeskParams
 from supportbot.desk.ports import (
@@ -49,10 +49,6 @@ from supportbot.domain.ports import EventLog
 logger = logging.getLogger(__name__)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class DeskService:
     """The operator desk. Call `start()` once before use (it loads bans and statistics)."""
 
@@ -69,8 +65,9 @@ class DeskService:
         hours: WorkingHours | None = None,
         refusals: Mapping[str, str] | None = None,
         arms: ArmsOf | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        clock = clock or partial(datetime.now, UTC)
         self._tickets = tickets
         self._staff = staff
         self.params = params = params or DeskParams()
@@ -342,18 +339,18 @@ class DeskService:
     async def edited_by_user(self, user_id: int, message_id: int) -> tuple[Ticket, int] | None:
         """Where the staff's copy of an edited user message is: (ticket, staff message id)."""
         link = await self._staff.link_of_user_message(user_id, message_id)
-        if link is None or not link.from_user:
-            return None
-        ticket = await self._tickets.get(link.ticket_id)
-        return (ticket, link.staff_message_id) if ticket is not None else None
+        return await self._copy_of(link, user=True)
 
     async def edited_by_operator(self, message_id: int) -> tuple[Ticket, int] | None:
         """Where the user's copy of an edited operator message is: (ticket, user message id)."""
-        link = await self._staff.link_of_staff_message(message_id)
-        if link is None or link.from_user:
+        return await self._copy_of(await self._staff.link_of_staff_message(message_id), False)
+
+    async def _copy_of(self, link: MessageLink | None, user: bool) -> tuple[Ticket, int] | None:
+        if link is None or link.from_user is not user:
             return None
         ticket = await self._tickets.get(link.ticket_id)
-        return (ticket, link.user_message_id) if ticket is not None else None
+        copy = link.staff_message_id if user else link.user_message_id
+        return (ticket, copy) if ticket is not None else None
 
     async def transfer_targets(self, ticket_id: int, operator_id: int) -> list[OperatorLoad]:
         """Operators the ticket can go to (not its current one), online first, least loaded."""

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
 from supportbot.analytics.stats import StatsService
+from supportbot.analytics.table import ColumnarEventLog
 from supportbot.config import EncoderSettings, ExperimentSettings, Settings
 from supportbot.conversation.engine import Conversation, EngineParams
 from supportbot.conversation.handoff import NoStaffHandoff
@@ -71,7 +72,11 @@ def all_migrations() -> list[Migration]:
     ]
 
 
-def event_log(db: Database) -> EventLog:
+class EventStore(EventLog, ColumnarEventLog, Protocol):
+    """The event log as the bot writes it and as `/stats` and reports read it."""
+
+
+def event_log(db: Database) -> EventStore:
     """The event log in the database."""
     from supportbot.storage.events import SqliteEventLog
 
@@ -404,7 +409,7 @@ async def build_bot_app(
     *,
     suggester: Suggester,
     db: Database,
-    events: EventLog,
+    events: EventStore,
 ) -> BotApp:
     """The Telegram bot over the suggester, with the desk when a staff group is configured.
 

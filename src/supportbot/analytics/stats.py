@@ -8,9 +8,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from supportbot.analytics.headline import Headline, format_headline, format_stats, headline
 from supportbot.analytics.kpis import LOOKBACK
-from supportbot.analytics.table import EventColumns, columns_from
+from supportbot.analytics.table import ColumnarEventLog, EventColumns
 from supportbot.analytics.texts import text
-from supportbot.domain.ports import EventLog
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -22,18 +21,15 @@ def _utcnow() -> datetime:
 class StatsService:
     """What the staff group asks for: today, this week, and the last full week."""
 
-    def __init__(self, log: EventLog, tz: tzinfo, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self, log: ColumnarEventLog, tz: tzinfo, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
         self._log = log
         self._tz = tz
         self._clock = clock
 
     async def _columns(self, since: datetime, until: datetime) -> EventColumns:
-        start = since - LOOKBACK
-        read_columns = getattr(self._log, "read_columns", None)
-        if read_columns is not None:  # a ColumnarEventLog: a week of events stays cheap
-            columns: EventColumns = await read_columns(start, until)
-            return columns
-        return await asyncio.to_thread(columns_from, await self._log.read(start, until))
+        return await self._log.read_columns(since - LOOKBACK, until)
 
     async def _headline(self, since: datetime, until: datetime) -> Headline:
         columns = await self._columns(since, until)

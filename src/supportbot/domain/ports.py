@@ -51,11 +51,14 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors (numpy array of shape (n, dim)).
 
     `key` identifies the model and its settings, so cached vectors of another model are
-    never mixed in. `embed` is CPU work: call it in a thread from async code.
+    never mixed in. `symmetric` is true when a query and a passage of the same text get the
+    same vector (no query/passage prefixes), so article questions can stand in for queries.
+    `embed` is CPU work: call it in a thread from async code.
     """
 
     key: str
     dim: int
+    symmetric: bool
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> Any:
         """Embed texts; `query=True` for user messages, False for article passages."""

@@ -107,7 +107,7 @@ async def held_out_queries(
     passage prefixes differ): fitting uses them, and the cache spares re-embedding
     them at every start and reload. None for a symmetric encoder (the passage vectors
     serve)."""
-    if getattr(embedder, "symmetric", False):
+    if embedder.symmetric:
         return None
     texts = sorted({c.text for c in chunks if c.kind is not ChunkKind.BODY})
     vectors = (await embeddings.embed(embedder, texts, query=True)).vectors
@@ -140,8 +140,7 @@ def held_out(snap: Snapshot, top_k: int) -> HeldOut:
     # A symmetric encoder embeds a question as a query exactly as it did as a passage:
     # reuse those (cached) vectors instead of embedding every question again.
     query_vectors = [
-        d.vectors[candidates] if getattr(d.embedder, "symmetric", False) else queries_of(d, texts)
-        for d in snap.dense
+        d.vectors[candidates] if d.embedder.symmetric else queries_of(d, texts) for d in snap.dense
     ]
     rows = np.asarray(candidates)
     for start in range(0, len(candidates), HELD_OUT_BATCH):
